@@ -1,0 +1,409 @@
+/**
+ * @module The Node adapter: node:http and node:http2 requests to the upload handler and back,
+ * with 104 interim responses on both (HTTP/1.1 has no public API for arbitrary 1xx before
+ * Node 24, so the status line is written raw, through the same path Node uses for 100
+ * Continue), 100-continue sent only when the handler starts reading, backpressure on request
+ * content, and connections closed cleanly when a response goes out before the content was read.
+ */
+import { once } from 'node:events'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import http from 'node:http'
+import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2'
+import type https from 'node:https'
+import type { Socket } from 'node:net'
+import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { TLSSocket } from 'node:tls'
+import { REASON_PHRASES } from '../protocol/constants.ts'
+import type { HeaderMap, ResponseHead } from '../protocol/types.ts'
+import type { HandlerResponse, UploadHandler } from '../server/handler.ts'
+
+type NodeRequest = IncomingMessage | Http2ServerRequest
+type NodeResponse = ServerResponse | Http2ServerResponse
+
+export interface NodeListenerOptions {
+  /** Bytes of request content buffered ahead of the store before pausing. @default 1 MiB */
+  readonly bodyHighWaterMark?: number
+  /** After an early response, discard at most this much unread content before closing. */
+  readonly lingerBytes?: number
+  /** ...and wait at most this long for it. @default 2000 */
+  readonly lingerMs?: number
+}
+
+/** A request body as an async iterable that pauses the socket when the consumer falls behind. */
+interface BodySource extends AsyncIterable<Uint8Array> {
+  /** True once the consumer started reading. */
+  readonly started: boolean
+  /** Stops buffering (the handler is done with the content). */
+  detach(): void
+}
+
+function bodySource(req: Readable, highWaterMark: number, onStart: () => void): BodySource {
+  const queue: Uint8Array[] = []
+  let queued = 0
+  let ended = false
+  let failure: unknown
+  let started = false
+  let detached = false
+  let waiter:
+    | { resolve: (r: IteratorResult<Uint8Array>) => void; reject: (e: unknown) => void }
+    | undefined
+
+  const settle = (): void => {
+    if (waiter === undefined) return
+    const w = waiter
+    const chunk = queue.shift()
+    if (chunk !== undefined) {
+      waiter = undefined
+      queued -= chunk.byteLength
+      if (queued < highWaterMark && req.isPaused() && !detached) req.resume()
+      w.resolve({ value: chunk, done: false })
+    } else if (failure !== undefined) {
+      waiter = undefined
+      w.reject(failure)
+    } else if (ended) {
+      waiter = undefined
+      w.resolve({ value: undefined, done: true })
+    }
+  }
+  const onData = (chunk: Uint8Array): void => {
+    queue.push(chunk)
+    queued += chunk.byteLength
+    if (queued >= highWaterMark) req.pause()
+    settle()
+  }
+  const onEnd = (): void => {
+    ended = true
+    settle()
+  }
+  const onError = (e: unknown): void => {
+    failure ??= e ?? new Error('request aborted')
+    settle()
+  }
+  const onClose = (): void => {
+    if (!ended) failure ??= new Error('connection closed before the content was complete')
+    settle()
+  }
+  const start = (): void => {
+    if (started) return
+    started = true
+    onStart()
+    req.on('data', onData)
+    req.on('end', onEnd)
+    req.on('error', onError)
+    req.on('close', onClose)
+  }
+  return {
+    get started() {
+      return started
+    },
+    detach() {
+      if (detached) return
+      detached = true
+      req.off('data', onData)
+      req.off('end', onEnd)
+      queue.length = 0
+      queued = 0
+    },
+    [Symbol.asyncIterator]() {
+      start()
+      return {
+        next: () =>
+          new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
+            if (detached) {
+              resolve({ value: undefined, done: true })
+              return
+            }
+            waiter = { resolve, reject }
+            settle()
+          }),
+      }
+    },
+  }
+}
+
+/** Lower-case header map; repeated field lines joined with ", " (RFC 9110 §5.3). */
+function headerMap(req: NodeRequest): Record<string, string> {
+  const out: Record<string, string> = {}
+  const distinct = (req as IncomingMessage).headersDistinct as
+    | Record<string, string[] | undefined>
+    | undefined
+  if (distinct !== undefined) {
+    for (const [name, values] of Object.entries(distinct)) {
+      if (values !== undefined && !name.startsWith(':')) out[name] = values.join(', ')
+    }
+    return out
+  }
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || name.startsWith(':')) continue
+    out[name] = Array.isArray(value) ? value.join(', ') : value
+  }
+  return out
+}
+
+function isHttp2(res: NodeResponse): res is Http2ServerResponse {
+  return 'stream' in res
+}
+
+/** Writes an interim response (104) before the final one. */
+function writeInterim(res: NodeResponse, head: ResponseHead): void {
+  if (res.headersSent) return
+  if (isHttp2(res)) {
+    if (res.stream.destroyed || res.stream.headersSent) return
+    // RFC 9113 §8.1: interim responses are HEADERS frames with a 1xx :status.
+    res.stream.additionalHeaders({ ':status': head.status, ...head.headers })
+    return
+  }
+  const reason = REASON_PHRASES[head.status] ?? 'Informational'
+  let text = `HTTP/1.1 ${head.status} ${reason}\r\n`
+  for (const [name, value] of Object.entries(head.headers)) text += `${name}: ${value}\r\n`
+  text += '\r\n'
+  // Node's own writeContinue() uses _writeRaw, which queues correctly behind pipelined
+  // responses; fall back to the socket for runtimes without it.
+  const raw = (res as unknown as { _writeRaw?: (data: string, encoding: string) => boolean })
+    ._writeRaw
+  if (typeof raw === 'function') raw.call(res, text, 'latin1')
+  else res.socket?.write(text, 'latin1')
+}
+
+/**
+ * A node:http / node:http2 (compat API) request listener for the upload handler. For HTTP/1.1
+ * 100-continue, register it on 'checkContinue' too, with `expectContinue` true (see
+ * `createNodeServer`), so the 100 goes out only when the content is wanted.
+ */
+export function toNodeListener(
+  handler: UploadHandler,
+  options: NodeListenerOptions = {},
+): (req: NodeRequest, res: NodeResponse, expectContinue?: boolean) => void {
+  const highWaterMark = options.bodyHighWaterMark ?? 1024 * 1024
+  const lingerBytes = options.lingerBytes ?? 4 * 1024 * 1024
+  const lingerMs = options.lingerMs ?? 2000
+
+  return (req, res, expectContinue = false) => {
+    const controller = new AbortController()
+    const abort = (): void => {
+      if (!controller.signal.aborted) controller.abort(new Error('client went away'))
+    }
+    res.on('close', () => {
+      if (!res.writableFinished) abort()
+    })
+    req.on('error', abort)
+    const h2 = isHttp2(res)
+    const headers = headerMap(req)
+    const contentLength = headers['content-length']
+    const method = req.method ?? 'GET'
+    const hasBody =
+      contentLength !== undefined
+        ? contentLength !== '0'
+        : h2
+          ? !(req as Http2ServerRequest).stream.endAfterHeaders
+          : headers['transfer-encoding'] !== undefined
+    const body = bodySource(req, highWaterMark, () => {
+      if (expectContinue && !res.headersSent && !h2) (res as ServerResponse).writeContinue()
+    })
+    const socket = req.socket as Socket | TLSSocket
+    const encrypted = h2
+      ? (req as Http2ServerRequest).scheme === 'https'
+      : 'encrypted' in socket && socket.encrypted === true
+    const host = h2 ? (req as Http2ServerRequest).authority || headers.host : headers.host
+    handler
+      .handle({
+        method,
+        url: req.url ?? '/',
+        headers,
+        body: hasBody ? body : null,
+        streamedBody: hasBody && contentLength === undefined,
+        signal: controller.signal,
+        origin: { protocol: encrypted ? 'https' : 'http', host },
+        trailers: () => trailerMap(req),
+        sendInterim: (head) => writeInterim(res, head),
+        ...(socket.remoteAddress === undefined ? {} : { remoteAddress: socket.remoteAddress }),
+      })
+      .then(
+        (response) => respond(req, res, response, body, h2),
+        (e: unknown) => {
+          // The handler never throws; this is a last line of defence.
+          if (!res.headersSent) {
+            res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' })
+            res.end('internal server error\n')
+          } else {
+            res.destroy(e instanceof Error ? e : undefined)
+          }
+        },
+      )
+  }
+
+  async function respond(
+    req: NodeRequest,
+    res: NodeResponse,
+    response: HandlerResponse,
+    body: BodySource,
+    h2: boolean,
+  ): Promise<void> {
+    if (res.destroyed || res.writableEnded) return
+    body.detach()
+    const unread = !req.readableEnded && !(req as IncomingMessage).complete
+    const headers: Record<string, string> = { ...response.headers }
+    if (unread && !h2) headers.connection = 'close'
+    if (!h2) (res as ServerResponse).statusMessage = REASON_PHRASES[response.status] ?? ''
+    try {
+      if (response.body === undefined) {
+        // No content: say so, rather than leaving the framing to chunked encoding.
+        if (
+          response.status !== 204 &&
+          response.status !== 304 &&
+          headers['content-length'] === undefined
+        ) {
+          headers['content-length'] = '0'
+        }
+        res.writeHead(response.status, headers)
+        res.end()
+      } else if (typeof response.body === 'string' || response.body instanceof Uint8Array) {
+        const bytes = typeof response.body === 'string' ? Buffer.from(response.body) : response.body
+        headers['content-length'] = String(bytes.byteLength)
+        res.writeHead(response.status, headers)
+        res.end(bytes)
+      } else {
+        res.writeHead(response.status, headers)
+        await pipeline(response.body, res as NodeJS.WritableStream)
+      }
+    } catch {
+      res.destroy()
+      return
+    }
+    if (unread) linger(req, res, h2)
+  }
+
+  /**
+   * The response went out before the request content was read (an early rejection or an
+   * interrupted transfer). Closing at once could make the client's TCP stack discard the
+   * response (RST on unread data), so read and discard a bounded amount first, then close.
+   */
+  function linger(req: NodeRequest, res: NodeResponse, h2: boolean): void {
+    if (h2) {
+      // RFC 9113 §8.1: after a complete response, RST_STREAM(NO_ERROR) ends the request side.
+      const stream = (res as Http2ServerResponse).stream
+      const close = (): void => {
+        if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR)
+      }
+      if (res.writableFinished) close()
+      else res.once('finish', close)
+      return
+    }
+    const socket = (req as IncomingMessage).socket
+    let discarded = 0
+    const timer = setTimeout(() => socket.destroy(), lingerMs)
+    timer.unref()
+    req.on('data', (chunk: Uint8Array) => {
+      discarded += chunk.byteLength
+      if (discarded > lingerBytes) socket.destroy()
+    })
+    req.once('end', () => clearTimeout(timer))
+    req.once('close', () => clearTimeout(timer))
+    req.resume()
+  }
+}
+
+function trailerMap(req: NodeRequest): HeaderMap {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(req.trailers ?? {})) {
+    if (value !== undefined)
+      out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value)
+  }
+  return out
+}
+
+export interface NodeServerOptions extends NodeListenerOptions {
+  readonly handler: UploadHandler
+  /** PEM certificate and key: serve HTTPS with HTTP/2 (ALPN h2, falling back to HTTP/1.1). */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer }
+  /** Serve HTTP/2 without TLS (prior knowledge, h2c) instead of HTTP/1.1. */
+  readonly h2c?: boolean
+  /**
+   * Close a connection after this long without a byte in either direction. Node's default
+   * requestTimeout (300 s for the whole request) would kill long uploads: it is turned off.
+   * @default 60000
+   */
+  readonly idleTimeoutMs?: number
+  /** HTTP/2 flow-control window per stream and connection. @default 16 MiB */
+  readonly http2WindowBytes?: number
+}
+
+export interface NodeServer {
+  readonly server: http.Server | https.Server | http2.Http2Server | http2.Http2SecureServer
+  /** Starts listening; resolves with the bound address. */
+  listen(port: number, host?: string): Promise<{ port: number; host: string; url: string }>
+  /** Stops accepting connections, lets running requests finish (up to `timeoutMs`), closes. */
+  close(timeoutMs?: number): Promise<void>
+}
+
+/** A node:http(s)/http2 server wired to the handler, with idle timeouts instead of deadlines. */
+export function createNodeServer(options: NodeServerOptions): NodeServer {
+  const listener = toNodeListener(options.handler, options)
+  const idle = options.idleTimeoutMs ?? 60_000
+  const window = options.http2WindowBytes ?? 16 * 1024 * 1024
+  const sessions = new Set<http2.ServerHttp2Session>()
+  const sockets = new Set<Socket>()
+  let server: NodeServer['server']
+  const onRequest = (req: NodeRequest, res: NodeResponse): void => listener(req, res)
+  const onContinue = (req: NodeRequest, res: NodeResponse): void => listener(req, res, true)
+  const h2settings: http2.Settings = { initialWindowSize: window }
+
+  if (options.tls !== undefined) {
+    server = http2.createSecureServer(
+      { cert: options.tls.cert, key: options.tls.key, allowHTTP1: true, settings: h2settings },
+      onRequest,
+    )
+  } else if (options.h2c === true) {
+    server = http2.createServer({ settings: h2settings }, onRequest)
+  } else {
+    const s = http.createServer(
+      { requestTimeout: 0, keepAliveTimeout: 5000, headersTimeout: 60_000 },
+      onRequest,
+    )
+    s.on('checkContinue', onContinue)
+    server = s
+  }
+  if (!(server instanceof http.Server)) {
+    server.on('checkContinue', onContinue)
+    server.on('session', (session: http2.ServerHttp2Session) => {
+      sessions.add(session)
+      session.once('close', () => sessions.delete(session))
+      // RFC 9113 §6.9.2: a bigger connection window keeps fast uploads from stalling.
+      session.once('localSettings', () => session.setLocalWindowSize(window))
+      session.setTimeout(idle, () => session.close())
+    })
+  }
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+    // An idle timeout: a connection that moves no byte for `idle` ms is closed (slowloris,
+    // dead peers). The handler keeps whatever content arrived before.
+    if (idle > 0) socket.setTimeout(idle, () => socket.destroy())
+  })
+  if (server instanceof http.Server) server.requestTimeout = 0
+
+  return {
+    server,
+    async listen(port, host = '127.0.0.1') {
+      server.listen(port, host)
+      await once(server, 'listening')
+      const address = server.address()
+      const bound = typeof address === 'object' && address !== null ? address.port : port
+      const scheme = options.tls === undefined ? 'http' : 'https'
+      const h = host.includes(':') ? `[${host}]` : host
+      return { port: bound, host, url: `${scheme}://${h}:${bound}` }
+    },
+    async close(timeoutMs = 10_000) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      if (server instanceof http.Server) server.closeIdleConnections()
+      for (const session of sessions) session.close()
+      await options.handler.close(timeoutMs)
+      const timer = setTimeout(() => {
+        for (const socket of sockets) socket.destroy()
+      }, 1000)
+      await closed
+      clearTimeout(timer)
+    },
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * @module The locking contract. Every request that reads or changes an upload holds its lock;
+ * locking cannot be turned off. A request that wants a held lock asks the holder to release it
+ * (the holder stops reading, persists what it has, answers and lets go), as draft-13 §4.6
+ * recommends: the newer request wins and a stuck request cannot block resumption.
+ */
+
+export interface AcquireOptions {
+  /** Aborting it gives up waiting (the request went away). */
+  readonly signal?: AbortSignal
+  /** How long to wait for the holder before failing with ERR_LOCK_TIMEOUT. */
+  readonly timeoutMs: number
+  /** Called (possibly more than once) when another request wants this lock. */
+  readonly onReleaseRequested: () => void
+}
+
+export interface Lock {
+  release(): Promise<void>
+}
+
+export interface Locker {
+  acquire(id: string, options: AcquireOptions): Promise<Lock>
+}

@@ -1,0 +1,960 @@
+/**
+ * @module The request flow shared by both protocols and every runtime:
+ * classify → authorize → lock → load → plan → transfer → decide → render.
+ * It speaks plain data (a request with an async-iterable body and an AbortSignal in, a
+ * response out); adapters connect it to node:http, node:http2 or the Fetch API.
+ */
+import { createHash, type Hash } from 'node:crypto'
+import {
+  classify,
+  detectDialect,
+  resolveTarget,
+  tusChecksum,
+  uploadIdFromUrl,
+} from '../protocol/classify.ts'
+import {
+  formatContentDisposition,
+  sanitizeFilename,
+} from '../protocol/codec/content-disposition.ts'
+import {
+  H,
+  MEDIA_TYPE,
+  TUS_CHECKSUM_ALGORITHMS,
+  type TusChecksumAlgorithm,
+} from '../protocol/constants.ts'
+import { isUploadError, UploadError } from '../protocol/errors.ts'
+import {
+  type ErrorSubject,
+  type RenderContext,
+  renderAppended,
+  renderCancelled,
+  renderCompleted,
+  renderCreated,
+  renderCreationInterim,
+  renderError,
+  renderOptions,
+  renderProgressInterim,
+  renderRetrieved,
+} from '../protocol/render.ts'
+import {
+  afterTransfer,
+  type BodyBounds,
+  checkAvailable,
+  planAppend,
+  planConcatenation,
+  planCreate,
+  type RuleContext,
+} from '../protocol/rules.ts'
+import type {
+  AppendIntent,
+  ContentFacts,
+  CreateIntent,
+  Dialect,
+  Digest,
+  HeaderMap,
+  Intent,
+  RequestHead,
+  ResponseHead,
+  StoredResponse,
+  UploadInfo,
+} from '../protocol/types.ts'
+import type { NewUpload } from '../store/types.ts'
+import { boundBody, emptyBody } from './body.ts'
+import { applyCors } from './cors.ts'
+import {
+  type RequestContext,
+  type ResolvedOptions,
+  resolveOptions,
+  type ServerOptions,
+} from './options.ts'
+import { publicOrigin } from './urls.ts'
+
+/** A request as adapters hand it to the handler. */
+export interface HandlerRequest {
+  readonly method: string
+  /** Path and query, as in the request line. */
+  readonly url: string
+  /** Lower-case names; repeated lines joined with ", ". */
+  readonly headers: HeaderMap
+  /** The content; null when the request has none. The handler may stop reading early. */
+  readonly body: AsyncIterable<Uint8Array> | null
+  /** Content of unknown length may follow (HTTP/1.1 chunked, HTTP/2 without Content-Length). */
+  readonly streamedBody?: boolean
+  /** Aborted when the client goes away. */
+  readonly signal: AbortSignal
+  /** Scheme and Host the request arrived with (before any proxy headers). */
+  readonly origin: { readonly protocol: 'http' | 'https'; readonly host: string | undefined }
+  /** Trailer fields, once the body was read (tus checksum-trailer). */
+  readonly trailers?: () => HeaderMap | undefined
+  /** Sends an interim (1xx) response, when the transport can. */
+  readonly sendInterim?: (head: ResponseHead) => void
+  readonly remoteAddress?: string
+}
+
+/** The final response. */
+export interface HandlerResponse {
+  readonly status: number
+  readonly headers: Record<string, string>
+  readonly body?: string | Uint8Array | AsyncIterable<Uint8Array>
+}
+
+export interface UploadHandler {
+  /** Handles one request. Never throws: failures become responses. Safe to pass unbound. */
+  readonly handle: (request: HandlerRequest) => Promise<HandlerResponse>
+  /** Removes expired incomplete uploads; returns how many. */
+  readonly cleanupExpired: () => Promise<number>
+  /**
+   * Graceful shutdown: new requests get 503, running transfers stop reading, persist what they
+   * received and answer; resolves when all requests are done or after `timeoutMs`.
+   */
+  readonly close: (timeoutMs?: number) => Promise<void>
+  readonly options: ResolvedOptions
+}
+
+/** Per-request facts the error path needs. */
+interface Scope {
+  dialect: Dialect
+  subject: ErrorSubject
+  upload: UploadInfo | undefined
+}
+
+const HASH_NAMES: Record<TusChecksumAlgorithm | Digest['algorithm'], string> = {
+  sha1: 'sha1',
+  sha256: 'sha256',
+  md5: 'md5',
+  'sha-256': 'sha256',
+  'sha-512': 'sha512',
+}
+
+/** Creates the upload handler. */
+export function createUploadHandler(serverOptions: ServerOptions): UploadHandler {
+  const options = resolveOptions(serverOptions)
+  const { store, locker, logger, hooks, limits } = options
+  const inflight = new Set<AbortController>()
+  let shuttingDown = false
+
+  const ruleContext = (): RuleContext => ({
+    now: options.now(),
+    limits,
+    capabilities: options.capabilities,
+  })
+  const renderContext = (): RenderContext => ({
+    now: options.now(),
+    limits,
+    tusExtensions: options.tusExtensions,
+  })
+
+  // -------------------------------------------------------------------------------------------
+  // entry point
+
+  const handle = async (req: HandlerRequest): Promise<HandlerResponse> => {
+    const path = pathOf(req.url)
+    const head: RequestHead = {
+      method: req.method,
+      path,
+      headers: req.headers,
+      ...(req.streamedBody === true ? { streamedBody: true } : {}),
+    }
+    const scope: Scope = {
+      dialect: detectDialect(req.headers),
+      subject: 'other',
+      upload: undefined,
+    }
+    let response: HandlerResponse
+    let intentKind = 'unknown'
+    try {
+      if (shuttingDown)
+        throw new UploadError('ERR_SHUTTING_DOWN', undefined, { details: { retryAfterSeconds: 5 } })
+      const target = resolveTarget(path, options.basePath)
+      if (target === undefined) throw new UploadError('ERR_NOT_FOUND')
+      const intent = classify(head, scope.dialect, target, options)
+      intentKind = intent.kind
+      if (intent.kind === 'create') scope.subject = 'create'
+      if (intent.kind === 'append') scope.subject = 'append'
+      if (intent.kind === 'options') {
+        response = renderOptions(scope.dialect, renderContext())
+      } else {
+        const ctx = requestContext(req, scope.dialect, intent)
+        await hooks.authorize?.(ctx)
+        response = await dispatch(req, intent, scope, ctx)
+      }
+    } catch (e) {
+      response = errorResponse(e, scope, req)
+    }
+    response = applyCors(response, req.headers, options.cors)
+    logger.debug('ResponseOutgoing', {
+      method: req.method,
+      path,
+      intent: intentKind,
+      status: response.status,
+      id: scope.upload?.id,
+    })
+    return response
+  }
+
+  function requestContext(req: HandlerRequest, dialect: Dialect, intent: Intent): RequestContext {
+    return {
+      method: req.method,
+      intent: intent.kind,
+      dialect: dialect.kind,
+      headers: req.headers,
+      ...('id' in intent ? { uploadId: intent.id } : {}),
+      ...(req.remoteAddress === undefined ? {} : { remoteAddress: req.remoteAddress }),
+    }
+  }
+
+  function errorResponse(e: unknown, scope: Scope, req: HandlerRequest): HandlerResponse {
+    let error: UploadError
+    if (isUploadError(e)) {
+      error = e
+    } else if (req.signal.aborted) {
+      error = new UploadError('ERR_UPLOAD_INTERRUPTED', 'the client went away', { cause: e })
+    } else {
+      // Unknown failures never reach the client: the detail goes to the log only.
+      logger.error('InternalError', { error: describe(e), method: req.method, url: req.url })
+      error = new UploadError('ERR_INTERNAL', undefined, { cause: e })
+    }
+    if (error.status >= 500 && isUploadError(e)) {
+      logger.warn('RequestFailed', { code: error.code, error: describe(error.cause ?? error) })
+    }
+    return renderError(scope.dialect, error, scope.subject, renderContext(), scope.upload)
+  }
+
+  async function dispatch(
+    req: HandlerRequest,
+    intent: Exclude<Intent, { kind: 'options' }>,
+    scope: Scope,
+    ctx: RequestContext,
+  ): Promise<HandlerResponse> {
+    switch (intent.kind) {
+      case 'create':
+        return create(req, intent, scope, ctx)
+      case 'append':
+        return append(req, intent, scope, ctx)
+      case 'retrieve':
+        return withLock(intent.id, req, async () => {
+          const upload = await mustLoad(intent.id, scope)
+          checkAvailable(upload, ruleContext())
+          const current = await finishConcatenation(upload, scope)
+          return renderRetrieved(scope.dialect, current, renderContext())
+        })
+      case 'cancel':
+        return withLock(intent.id, req, async () => {
+          await mustLoad(intent.id, scope)
+          if (store.terminate === undefined) {
+            throw new UploadError(
+              'ERR_METHOD_NOT_ALLOWED',
+              'this server does not support termination',
+              {
+                details: { allow: ['OPTIONS', 'HEAD', 'GET', 'PATCH'] },
+              },
+            )
+          }
+          await store.terminate(intent.id)
+          scope.upload = undefined
+          logger.info('UploadTerminated', { id: intent.id })
+          return renderCancelled(scope.dialect)
+        })
+      case 'download':
+        return download(req, intent.id, intent.range, scope)
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // locking
+
+  /**
+   * Runs `fn` holding the upload's lock. Another request for the upload aborts `signal`: the
+   * running transfer stops, persists and answers (draft-13 §4.6), then the lock moves on.
+   */
+  async function withLock<T>(
+    id: string,
+    req: HandlerRequest,
+    fn: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const control = new AbortController()
+    const lock = await locker.acquire(id, {
+      signal: req.signal,
+      timeoutMs: options.lockTimeoutMs,
+      onReleaseRequested: () => {
+        if (!control.signal.aborted) {
+          logger.info('UploadInterrupted', { id, reason: 'another request for this upload' })
+          control.abort(new UploadError('ERR_UPLOAD_INTERRUPTED'))
+        }
+      },
+    })
+    inflight.add(control)
+    if (shuttingDown) control.abort(new UploadError('ERR_SHUTTING_DOWN'))
+    try {
+      return await fn(control.signal)
+    } finally {
+      inflight.delete(control)
+      await lock.release()
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // state
+
+  /** Loads an upload; tus uploads are complete once their offset reaches their length. */
+  async function load(id: string): Promise<UploadInfo | undefined> {
+    const info = await store.get(id)
+    if (
+      info !== undefined &&
+      !info.complete &&
+      info.completesAtLength === true &&
+      info.length !== undefined &&
+      info.offset === info.length &&
+      info.concat?.kind !== 'final'
+    ) {
+      return { ...info, complete: true }
+    }
+    return info
+  }
+
+  async function mustLoad(id: string, scope: Scope): Promise<UploadInfo> {
+    const info = await load(id)
+    // tus 1.0.0 §HEAD/§PATCH and draft-01 §5-§7: an unknown upload gets 404.
+    if (info === undefined) throw new UploadError('ERR_UPLOAD_NOT_FOUND')
+    scope.upload = info
+    return info
+  }
+
+  /** Concatenates an unfinished final upload once all its partial uploads are complete. */
+  async function finishConcatenation(upload: UploadInfo, scope: Scope): Promise<UploadInfo> {
+    const concat = upload.concat
+    if (concat?.kind !== 'final' || upload.complete || store.concatenate === undefined)
+      return upload
+    const parts = await Promise.all(concat.parts.map((id) => load(id)))
+    if (!parts.every((p) => p?.complete === true)) return upload
+    const done = await store.concatenate(upload.id)
+    scope.upload = done
+    logger.info('UploadConcatenated', {
+      id: upload.id,
+      parts: concat.parts.length,
+      length: done.length,
+    })
+    return done
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // creation
+
+  async function create(
+    req: HandlerRequest,
+    intent: CreateIntent,
+    scope: Scope,
+    ctx: RequestContext,
+  ): Promise<HandlerResponse> {
+    const { dialect } = scope
+    const plan = planCreate(intent, dialect, ruleContext())
+    if (intent.concat?.kind === 'final') return createFinal(req, intent, scope, ctx)
+    const newUpload: NewUpload = {
+      ...(plan.length === undefined ? {} : { length: plan.length }),
+      ...(intent.metadata === undefined ? {} : { metadata: intent.metadata }),
+      ...(intent.concat?.kind === 'partial' ? { concat: { kind: 'partial' } } : {}),
+      ...(intent.contentType === undefined ? {} : { contentType: intent.contentType }),
+      ...(intent.filename === undefined ? {} : { filename: intent.filename }),
+      ...(intent.reprDigests === undefined ? {} : { reprDigests: intent.reprDigests }),
+      ...(dialect.kind === 'tus' ? { completesAtLength: true } : {}),
+    }
+    await hooks.onUploadCreate?.({ ...ctx, upload: newUpload })
+    const created = await store.create(newUpload)
+    scope.upload = created
+    const location = uploadUrl(req, created.id)
+    logger.info('UploadCreated', {
+      id: created.id,
+      dialect: dialectName(dialect),
+      length: created.length,
+      resumable: plan.resumable,
+    })
+    return withLock(created.id, req, async (signal) => {
+      if (dialect.kind === 'ietf' && plan.resumable) {
+        // draft-13 §4.2.2: announce the upload resource with a 104 before reading the content.
+        req.sendInterim?.(
+          renderCreationInterim(dialect.features, location, created, renderContext()),
+        )
+      }
+      let upload = created
+      if (intent.content.hasContent) {
+        const result = await transfer(req, upload, plan, intent.content, signal, scope)
+        const settled = await settle(upload, plan, result, scope)
+        upload = settled.upload
+        if (settled.error !== undefined) {
+          if (!plan.resumable) await discard(upload)
+          throw settled.error
+        }
+        if (settled.completeLength !== undefined) {
+          return complete(upload, settled.completeLength, 'create', location, scope, ctx)
+        }
+        if (!result.fullyRead) {
+          if (!plan.resumable) await discard(upload)
+          throw interruption(signal, upload)
+        }
+      } else if (plan.complete || (dialect.kind === 'tus' && plan.length === 0)) {
+        // An empty representation (draft ?1 with no content, tus Upload-Length: 0).
+        return complete(upload, 0, 'create', location, scope, ctx)
+      }
+      if (!plan.resumable) {
+        // A plain request that did not complete (e.g. content shorter than announced).
+        await discard(upload)
+        throw new UploadError(
+          'ERR_UPLOAD_INTERRUPTED',
+          'the content ended before the upload was complete',
+        )
+      }
+      return renderCreated(dialect, upload, location, renderContext())
+    })
+  }
+
+  async function createFinal(
+    req: HandlerRequest,
+    intent: CreateIntent,
+    scope: Scope,
+    ctx: RequestContext,
+  ): Promise<HandlerResponse> {
+    const concat = intent.concat
+    if (concat?.kind !== 'final') throw new UploadError('ERR_INVALID_CONCAT')
+    const ids = concat.urls.map((url) => {
+      const id = uploadIdFromUrl(url, options.basePath)
+      if (id === undefined) {
+        throw new UploadError(
+          'ERR_INVALID_CONCAT',
+          `${clip(url)} is not an upload URL of this server`,
+        )
+      }
+      return id
+    })
+    const parts = await Promise.all(ids.map((id) => load(id)))
+    const planned = planConcatenation(parts, concat.urls, ruleContext())
+    const newUpload: NewUpload = {
+      concat: { kind: 'final', parts: ids, header: concat.header },
+      ...(planned.length === undefined ? {} : { length: planned.length }),
+      ...(intent.metadata === undefined ? {} : { metadata: intent.metadata }),
+    }
+    await hooks.onUploadCreate?.({ ...ctx, upload: newUpload })
+    const created = await store.create(newUpload)
+    scope.upload = created
+    const location = uploadUrl(req, created.id)
+    logger.info('UploadCreated', {
+      id: created.id,
+      dialect: 'tus',
+      concat: 'final',
+      parts: ids.length,
+    })
+    return withLock(created.id, req, async () => {
+      const upload = await finishConcatenation(created, scope)
+      if (upload.complete) {
+        return complete(upload, upload.length ?? upload.offset, 'create', location, scope, ctx)
+      }
+      return renderCreated(scope.dialect, upload, location, renderContext())
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // append
+
+  async function append(
+    req: HandlerRequest,
+    intent: AppendIntent,
+    scope: Scope,
+    ctx: RequestContext,
+  ): Promise<HandlerResponse> {
+    return withLock(intent.id, req, async (signal) => {
+      let upload = await mustLoad(intent.id, scope)
+      const plan = planAppend(intent, scope.dialect, upload, ruleContext())
+      const location = uploadUrl(req, upload.id)
+      if (plan.kind === 'replay') {
+        // draft-12 §4.4.2: the client lost the final response; send it again.
+        return renderCompleted(
+          scope.dialect,
+          upload,
+          plan.response,
+          'append',
+          location,
+          renderContext(),
+        )
+      }
+      if (plan.declareLength !== undefined) {
+        upload = await store.update(upload.id, { length: plan.declareLength })
+        scope.upload = upload
+      }
+      const result = await transfer(req, upload, plan, intent.content, signal, scope)
+      const settled = await settle(upload, plan, result, scope)
+      upload = settled.upload
+      if (settled.error !== undefined) throw settled.error
+      if (settled.completeLength !== undefined) {
+        return complete(upload, settled.completeLength, 'append', location, scope, ctx)
+      }
+      if (!result.fullyRead) throw interruption(signal, upload)
+      return renderAppended(scope.dialect, upload, renderContext())
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // transfer
+
+  interface Transfer {
+    readonly offset: number
+    readonly fullyRead: boolean
+    readonly exceeded: boolean
+    readonly belowMinimum: boolean
+    readonly verificationError?: UploadError
+  }
+
+  /** Streams the request content into the store, within the plan's bounds. */
+  async function transfer(
+    req: HandlerRequest,
+    upload: UploadInfo,
+    bounds: BodyBounds,
+    content: ContentFacts,
+    lockSignal: AbortSignal,
+    scope: Scope,
+  ): Promise<Transfer> {
+    const signal = AbortSignal.any([req.signal, lockSignal])
+    const hashes = new Map<string, Hash>()
+    const want = (algorithm: string): void => {
+      const name = HASH_NAMES[algorithm as keyof typeof HASH_NAMES]
+      if (name !== undefined && !hashes.has(name)) hashes.set(name, createHash(name))
+    }
+    if (content.checksum !== undefined) want(content.checksum.algorithm)
+    // tus checksum-trailer: the algorithm is only known at the end, so hash with all of them.
+    if (content.checksumInTrailer) for (const a of TUS_CHECKSUM_ALGORITHMS) want(a)
+    for (const d of content.contentDigests ?? []) want(d.algorithm)
+    const observe =
+      hashes.size === 0
+        ? undefined
+        : (chunk: Uint8Array) => {
+            for (const h of hashes.values()) h.update(chunk)
+          }
+    const body = boundBody(req.body ?? emptyBody(), bounds, signal, observe)
+    let verificationError: UploadError | undefined
+    // All-or-nothing: content that did not arrive whole cannot be verified, so it is dropped.
+    const verify =
+      hashes.size === 0
+        ? undefined
+        : () => {
+            if (!body.stats.ended || body.stats.exceeded) return false
+            verificationError = verifyContent(content, hashes, req)
+            return verificationError === undefined
+          }
+    const features = scope.dialect.kind === 'ietf' ? scope.dialect.features : undefined
+    const progress =
+      features?.progressInterim === true &&
+      req.sendInterim !== undefined &&
+      options.progressIntervalMs > 0
+        ? (offset: number) => req.sendInterim?.(renderProgressInterim(features, offset))
+        : undefined
+    logger.debug('ChunkWriteStart', {
+      id: upload.id,
+      offset: upload.offset,
+      maxBytes: bounds.maxBytes,
+    })
+    const offset = await store.append(upload.id, upload.offset, body.iterable, {
+      signal,
+      ...(verify === undefined ? {} : { verify }),
+      ...(progress === undefined
+        ? {}
+        : { onProgress: progress, progressIntervalMs: options.progressIntervalMs }),
+    })
+    const s = body.stats
+    logger.debug('ChunkWriteComplete', {
+      id: upload.id,
+      offset,
+      bytes: offset - upload.offset,
+      ended: s.ended,
+      interrupted: !s.ended && !s.exceeded,
+    })
+    return {
+      offset,
+      fullyRead: s.ended && !s.exceeded && verificationError === undefined,
+      exceeded: s.exceeded,
+      belowMinimum: s.belowMinimum,
+      ...(verificationError === undefined ? {} : { verificationError }),
+    }
+  }
+
+  /** tus 1.0.0 §Checksum, RFC 9530 Content-Digest: compares what arrived with what was sent. */
+  function verifyContent(
+    content: ContentFacts,
+    hashes: Map<string, Hash>,
+    req: HandlerRequest,
+  ): UploadError | undefined {
+    const digestOf = (algorithm: string): Uint8Array | undefined => {
+      const name = HASH_NAMES[algorithm as keyof typeof HASH_NAMES]
+      return name === undefined ? undefined : hashes.get(name)?.copy().digest()
+    }
+    let checksum = content.checksum
+    if (content.checksumInTrailer && checksum === undefined) {
+      try {
+        checksum = tusChecksum(req.trailers?.()?.[H.uploadChecksum])
+      } catch (e) {
+        return isUploadError(e) ? e : new UploadError('ERR_INVALID_CHECKSUM')
+      }
+      if (checksum === undefined) {
+        return new UploadError(
+          'ERR_INVALID_CHECKSUM',
+          'the announced Upload-Checksum trailer is missing',
+        )
+      }
+    }
+    if (checksum !== undefined && !equalBytes(digestOf(checksum.algorithm), checksum.digest)) {
+      // tus 1.0.0 §Checksum: 460, the chunk MUST be discarded and the offset MUST NOT change.
+      return new UploadError(
+        'ERR_CHECKSUM_MISMATCH',
+        `${checksum.algorithm} checksum mismatch; the content was discarded`,
+      )
+    }
+    for (const d of content.contentDigests ?? []) {
+      if (!equalBytes(digestOf(d.algorithm), d.value)) {
+        // draft-05 §15 / RFC 9530: a mismatching Content-Digest fails the transfer; nothing is appended.
+        return new UploadError(
+          'ERR_DIGEST_MISMATCH',
+          `Content-Digest ${d.algorithm} mismatch; the content was discarded`,
+        )
+      }
+    }
+    return undefined
+  }
+
+  /**
+   * Records what a transfer means for the upload: invalidation, completion, or an error that is
+   * answered after the kept bytes are durable.
+   */
+  async function settle(
+    before: UploadInfo,
+    plan: BodyBounds & { readonly complete: boolean },
+    result: Transfer,
+    scope: Scope,
+  ): Promise<{ upload: UploadInfo; error?: UploadError; completeLength?: number }> {
+    // The store reported the new durable offset; nothing else changed.
+    let upload: UploadInfo = { ...before, offset: result.offset, updatedAt: options.now() }
+    scope.upload = upload
+    if (result.verificationError !== undefined) {
+      return {
+        upload,
+        error: result.verificationError.withDetails({ uploadOffset: upload.offset }),
+      }
+    }
+    const outcome = afterTransfer(scope.dialect, plan, upload.length, result, limits)
+    if (outcome.invalidate !== undefined) {
+      upload = await store.update(upload.id, { invalid: outcome.invalidate })
+      scope.upload = upload
+      logger.info('UploadInvalidated', { id: upload.id, reason: outcome.invalidate })
+    }
+    if (outcome.error !== undefined) return { upload, error: outcome.error }
+    return outcome.complete
+      ? { upload, completeLength: outcome.length ?? upload.offset }
+      : { upload }
+  }
+
+  function interruption(signal: AbortSignal, upload: UploadInfo): UploadError {
+    const reason: unknown = signal.reason
+    const base = isUploadError(reason)
+      ? reason
+      : new UploadError('ERR_UPLOAD_INTERRUPTED', 'the request content ended early')
+    return base.withDetails({ uploadOffset: upload.offset })
+  }
+
+  /** Removes an upload that a non-resumable request left incomplete. */
+  async function discard(upload: UploadInfo): Promise<void> {
+    if (store.terminate === undefined) return
+    await store.terminate(upload.id).catch((e: unknown) => {
+      logger.warn('DiscardFailed', { id: upload.id, error: describe(e) })
+    })
+    logger.debug('UploadDiscarded', { id: upload.id })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // completion
+
+  /**
+   * Marks the upload complete and produces the targeted resource's response (draft-13 §4.2.2,
+   * §4.4.2), which is stored for replay (draft-12 §4.4.2).
+   */
+  async function complete(
+    upload: UploadInfo,
+    length: number,
+    how: 'create' | 'append',
+    location: string,
+    scope: Scope,
+    ctx: RequestContext,
+  ): Promise<HandlerResponse> {
+    const { dialect } = scope
+    // The targeted resource (the creation endpoint) creates a file at the upload's URL.
+    let target: StoredResponse = {
+      status: 201,
+      headers: dialect.kind === 'tus' ? {} : { [H.location]: location },
+    }
+    const reprError = await verifyRepresentation(upload, length)
+    if (reprError !== undefined) {
+      target = errorTarget(reprError)
+      const failed = await store.update(upload.id, {
+        invalid: reprError.message,
+        complete: true,
+        length,
+        finalResponse: target,
+      })
+      scope.upload = failed
+      return renderCompleted(dialect, failed, target, how, location, renderContext())
+    }
+    try {
+      const finished = { ...upload, complete: true, length }
+      const result = await hooks.onUploadFinish?.({ ...ctx, upload: finished, url: location })
+      if (result !== undefined && result !== null) target = result
+    } catch (e) {
+      if (!isUploadError(e)) throw e
+      // The targeted resource rejected the representation: the upload is complete (no resumption
+      // helps) and the rejection is its final response (draft-13 §4.1.2).
+      target = errorTarget(e)
+      const rejected = await store.update(upload.id, {
+        complete: true,
+        length,
+        invalid: e.message,
+        finalResponse: target,
+      })
+      scope.upload = rejected
+      if (dialect.kind === 'tus') throw e
+      return renderCompleted(dialect, rejected, target, how, location, renderContext())
+    }
+    // tus uploads are complete by their offset alone (see load()); the rest records completion
+    // and the response to replay.
+    const done =
+      dialect.kind === 'tus' && upload.completesAtLength === true
+        ? { ...upload, complete: true, length }
+        : await store.update(upload.id, { complete: true, length, finalResponse: storable(target) })
+    scope.upload = done
+    logger.info('UploadFinished', { id: done.id, length, dialect: dialectName(dialect) })
+    return renderCompleted(dialect, done, target, how, location, renderContext())
+  }
+
+  function errorTarget(error: UploadError): StoredResponse {
+    return {
+      status: error.status,
+      headers: { [H.contentType]: MEDIA_TYPE.textPlain },
+      body: `${error.message}\n`,
+    }
+  }
+
+  /** draft-05 §15 (RFC 9530 Repr-Digest): the whole representation must match its digest. */
+  async function verifyRepresentation(
+    upload: UploadInfo,
+    length: number,
+  ): Promise<UploadError | undefined> {
+    const expected = upload.reprDigests
+    if (expected === undefined || expected.length === 0 || store.read === undefined)
+      return undefined
+    const hashes = new Map(expected.map((d) => [d.algorithm, createHash(HASH_NAMES[d.algorithm])]))
+    for await (const chunk of store.read(upload.id, { start: 0, end: length })) {
+      for (const h of hashes.values()) h.update(chunk)
+    }
+    for (const d of expected) {
+      if (!equalBytes(hashes.get(d.algorithm)?.digest(), d.value)) {
+        return new UploadError(
+          'ERR_DIGEST_MISMATCH',
+          `Repr-Digest ${d.algorithm} does not match the uploaded representation`,
+        )
+      }
+    }
+    return undefined
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // download
+
+  async function download(
+    req: HandlerRequest,
+    id: string,
+    range: string | undefined,
+    scope: Scope,
+  ): Promise<HandlerResponse> {
+    let upload = await mustLoad(id, scope)
+    checkAvailable(upload, ruleContext())
+    if (upload.concat?.kind === 'final' && !upload.complete) {
+      upload = await withLock(id, req, () => finishConcatenation(upload, scope))
+    }
+    if (!upload.complete) {
+      throw new UploadError(
+        'ERR_UPLOAD_INCOMPLETE',
+        `upload is not complete yet: ${upload.offset} bytes received${upload.length === undefined ? '' : ` of ${upload.length}`}`,
+      )
+    }
+    if (store.read === undefined) {
+      throw new UploadError('ERR_METHOD_NOT_ALLOWED', 'this store cannot serve downloads', {
+        details: { allow: ['OPTIONS', 'HEAD', 'PATCH', 'DELETE'] },
+      })
+    }
+    const size = upload.offset
+    const { type, disposition } = servedType(upload)
+    const headers: Record<string, string> = {
+      [H.contentType]: type,
+      [H.contentDisposition]: disposition,
+      [H.acceptRanges]: 'bytes',
+      'x-content-type-options': 'nosniff',
+      // Uploaded bytes are untrusted (draft-13 §13): never let them run as a page of this origin.
+      'content-security-policy': "default-src 'none'; sandbox",
+      [H.cacheControl]: 'private, no-cache',
+      etag: `"${upload.id}-${size}"`,
+    }
+    let start = 0
+    let end = size
+    let status = 200
+    const r = range === undefined ? undefined : parseRange(range, size)
+    if (r === 'unsatisfiable') {
+      return {
+        status: 416,
+        headers: { [H.contentRange]: `bytes */${size}`, [H.contentType]: MEDIA_TYPE.textPlain },
+        body: 'range not satisfiable\n',
+      }
+    }
+    if (r !== undefined) {
+      start = r.start
+      end = r.end
+      status = 206
+      headers[H.contentRange] = `bytes ${start}-${end - 1}/${size}`
+    }
+    headers[H.contentLength] = String(end - start)
+    if (req.method.toUpperCase() === 'HEAD') return { status, headers }
+    return { status, headers, body: store.read(id, { start, end }) }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // URLs
+
+  function uploadUrl(req: HandlerRequest, id: string): string {
+    const path = `${options.basePath}${id}`
+    if (options.relativeLocation) return path
+    const origin = publicOrigin(req.origin, req.headers, options.trustProxy)
+    if (origin === undefined) return path
+    return `${origin.protocol}://${origin.host}${origin.prefix}${path}`
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // lifecycle
+
+  const cleanupExpired = async (): Promise<number> => {
+    const expireAfterMs = limits.expireAfterMs
+    if (store.expire === undefined || expireAfterMs === undefined) return 0
+    let count = 0
+    for await (const id of store.expire(options.now() - expireAfterMs)) {
+      count++
+      logger.info('UploadExpired', { id })
+    }
+    return count
+  }
+
+  const close = async (timeoutMs = 10_000): Promise<void> => {
+    shuttingDown = true
+    for (const control of inflight) control.abort(new UploadError('ERR_SHUTTING_DOWN'))
+    const deadline = Date.now() + timeoutMs
+    while (inflight.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  }
+
+  return Object.freeze({ handle, cleanupExpired, close, options })
+}
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+function pathOf(url: string): string {
+  const q = url.search(/[?#]/)
+  const path = q >= 0 ? url.slice(0, q) : url
+  // An absolute-form request target (RFC 9112 §3.2.2) carries scheme and authority.
+  const abs = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/]*/.exec(path)
+  return abs === null ? path : path.slice(abs[0].length) || '/'
+}
+
+function dialectName(dialect: Dialect): string {
+  switch (dialect.kind) {
+    case 'tus':
+      return 'tus'
+    case 'ietf':
+      return `ietf-${dialect.features.version}`
+    case 'plain':
+      return 'plain'
+  }
+}
+
+function equalBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  if (a === undefined || a.byteLength !== b.byteLength) return false
+  let diff = 0
+  for (let i = 0; i < a.byteLength; i++) diff |= (a[i] as number) ^ (b[i] as number)
+  return diff === 0
+}
+
+/** A stored final response is kept small: bodies over 64 KiB are not replayed. */
+function storable(target: StoredResponse): StoredResponse {
+  if (target.body !== undefined && target.body.length > 64 * 1024) {
+    return { status: target.status, headers: target.headers }
+  }
+  return target
+}
+
+function describe(e: unknown): string {
+  if (e instanceof Error) return `${e.name}: ${e.message}`
+  return String(e)
+}
+
+function clip(text: string): string {
+  const safe = text.replace(/[^\x20-\x7e]/g, '?')
+  return safe.length > 60 ? `${safe.slice(0, 60)}…` : safe
+}
+
+/** Media types a browser may show inline; everything else downloads as an attachment. */
+const INLINE_TYPES =
+  /^(image\/(png|jpeg|gif|webp|avif|bmp)|audio\/[a-z0-9.+-]+|video\/[a-z0-9.+-]+|text\/plain)$/
+
+function servedType(upload: UploadInfo): { type: string; disposition: string } {
+  const declared = upload.contentType ?? metadataValue(upload, ['filetype', 'type', 'contentType'])
+  const filename = upload.filename ?? sanitizeOptional(metadataValue(upload, ['filename', 'name']))
+  if (declared !== undefined && INLINE_TYPES.test(declared)) {
+    return { type: declared, disposition: formatContentDisposition('inline', filename) }
+  }
+  return {
+    type: MEDIA_TYPE.octetStream,
+    disposition: formatContentDisposition('attachment', filename),
+  }
+}
+
+function sanitizeOptional(name: string | undefined): string | undefined {
+  return name === undefined ? undefined : sanitizeFilename(name)
+}
+
+function metadataValue(upload: UploadInfo, keys: readonly string[]): string | undefined {
+  for (const key of keys) {
+    const pair = upload.metadata?.find((p) => p.key === key)
+    if (pair?.value != null) {
+      try {
+        return new TextDecoder('utf-8', { fatal: true }).decode(
+          Uint8Array.from(atob(pair.value), (c) => c.charCodeAt(0)),
+        )
+      } catch {
+        return undefined
+      }
+    }
+  }
+  return undefined
+}
+
+/** One byte range (RFC 9110 §14.1.2); multiple ranges are served as the whole file. */
+function parseRange(
+  value: string,
+  size: number,
+): { start: number; end: number } | 'unsatisfiable' | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(value.trim())
+  if (m === null) return undefined
+  const [, a = '', b = ''] = m
+  if (a === '' && b === '') return undefined
+  if (a === '') {
+    const n = Number(b)
+    if (n === 0) return 'unsatisfiable'
+    return { start: Math.max(0, size - n), end: size }
+  }
+  const start = Number(a)
+  if (start >= size) return 'unsatisfiable'
+  const end = b === '' ? size : Math.min(size, Number(b) + 1)
+  if (end <= start) return undefined
+  return { start, end }
+}

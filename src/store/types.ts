@@ -1,0 +1,81 @@
+/**
+ * @module The storage contract. A store keeps every upload's bytes and state; it is the only
+ * source of truth between requests. Required operations: create, get, append, update. Optional
+ * capabilities are optional methods, and what the server advertises is derived from them:
+ * `terminate` → tus termination, `concatenate` → concatenation(-unfinished), `expire` →
+ * expiration, `read` → downloads and Repr-Digest checks.
+ */
+import type { MetadataPair } from '../protocol/codec/tus.ts'
+import type { ConcatState, Digest, StoredResponse, UploadInfo } from '../protocol/types.ts'
+
+/** What the server knows about an upload when it creates it. */
+export interface NewUpload {
+  readonly length?: number
+  readonly metadata?: readonly MetadataPair[]
+  readonly concat?: ConcatState
+  readonly contentType?: string
+  readonly filename?: string
+  readonly reprDigests?: readonly Digest[]
+  /** tus semantics: the upload is complete as soon as its offset reaches its length. */
+  readonly completesAtLength?: boolean
+}
+
+/** State changes the server records (each write is atomic). */
+export interface UploadChanges {
+  readonly length?: number
+  readonly complete?: true
+  readonly finalResponse?: StoredResponse
+  readonly invalid?: string
+}
+
+export interface AppendOptions {
+  /**
+   * Aborted when the server wants the append to stop early (another request asked for the
+   * upload, shutdown). The store stops reading, persists what it received and returns.
+   */
+  readonly signal: AbortSignal
+  /**
+   * When present, the append is all-or-nothing: the bytes become part of the upload only if
+   * `verify()`, called once the body is consumed, resolves true (tus checksum, Content-Digest).
+   */
+  readonly verify?: () => boolean | Promise<boolean>
+  /**
+   * Called with a durable offset while a long append runs (at most every `progressIntervalMs`);
+   * the server turns it into 104 progress responses. Only synced bytes are reported.
+   */
+  readonly onProgress?: (durableOffset: number) => void
+  readonly progressIntervalMs?: number
+}
+
+export interface UploadStore {
+  /** Creates an empty upload with a fresh, unguessable id (at least 128 random bits). */
+  create(upload: NewUpload): Promise<UploadInfo>
+  /** The upload's state, or undefined if there is no such upload. */
+  get(id: string): Promise<UploadInfo | undefined>
+  /**
+   * Appends `body` at `offset` (which must equal the stored offset) and returns the new
+   * durable offset. A body that throws or ends early is not an error: every byte received
+   * before it is kept (unless `verify` was given). Bytes are durable when this resolves.
+   */
+  append(
+    id: string,
+    offset: number,
+    body: AsyncIterable<Uint8Array>,
+    options: AppendOptions,
+  ): Promise<number>
+  /** Records state changes atomically and returns the new state. */
+  update(id: string, changes: UploadChanges): Promise<UploadInfo>
+  /** Removes an upload and its bytes (tus termination, draft cancellation). */
+  terminate?(id: string): Promise<void>
+  /**
+   * Makes the final upload `id` (created with `concat.kind === 'final'`) the concatenation of
+   * its complete partial uploads, without copying through JavaScript where the OS can avoid it.
+   */
+  concatenate?(id: string): Promise<UploadInfo>
+  /** Streams stored bytes; `end` is exclusive. */
+  read?(id: string, range?: { start: number; end: number }): AsyncIterable<Uint8Array>
+  /** Removes incomplete uploads last changed before `before` (ms); yields their ids. */
+  expire?(before: number): AsyncIterable<string>
+  /** Releases resources (open handles, timers). */
+  close?(): Promise<void>
+}
