@@ -112,30 +112,44 @@ export interface ClassifyOptions {
 }
 
 /**
- * What a request asks for. Throws `UploadError` for a malformed request; the caller renders it
- * in the request's dialect.
+ * What a request asks for, and the dialect it is answered in: a draft request that turns out
+ * not to be one (a creation without a valid completion field) is answered as plain HTTP.
+ * Throws `UploadError` for a malformed request; the caller renders it in `dialect`.
  */
 export function classify(
   head: RequestHead,
   dialect: Dialect,
   target: Target,
   options: ClassifyOptions,
-): Intent {
+): { dialect: Dialect; intent: Intent } {
   const method = effectiveMethod(head)
   if (method === 'OPTIONS') {
     const preflight =
       head.headers[H.origin] !== undefined &&
       head.headers['access-control-request-method'] !== undefined
-    return { kind: 'options', preflight }
+    return { dialect, intent: { kind: 'options', preflight } }
   }
   switch (dialect.kind) {
     case 'tus':
-      return classifyTus(head, method, dialect.version, target, options)
-    case 'ietf':
-      return classifyIetf(head, method, dialect.features, target, options)
+      return { dialect, intent: classifyTus(head, method, dialect.version, target, options) }
+    case 'ietf': {
+      if (target.kind === 'endpoint' && !isIetfCreation(head.headers, method, dialect.features)) {
+        // draft-13 §4.2.1: only a request with a (valid) Upload-Complete creates an upload; the
+        // field is otherwise ignored (§4.1.2), leaving a conventional request.
+        return {
+          dialect: { kind: 'plain' },
+          intent: classifyPlain(head, method, undefined, target),
+        }
+      }
+      return { dialect, intent: classifyIetf(head, method, dialect.features, target, options) }
+    }
     case 'plain':
-      return classifyPlain(head, method, dialect.interopVersion, target)
+      return { dialect, intent: classifyPlain(head, method, dialect.interopVersion, target) }
   }
+}
+
+function isIetfCreation(h: HeaderMap, method: string, features: InteropFeatures): boolean {
+  return completionOf(h, features) !== undefined && ['POST', 'PUT', 'PATCH'].includes(method)
 }
 
 function notAllowed(allow: readonly string[]): UploadError {
@@ -294,14 +308,9 @@ function classifyIetf(
 ): Intent {
   const h = head.headers
   if (target.kind === 'endpoint') {
-    // draft-13 §4.2.1: any request that can carry content and has Upload-Complete is a
-    // creation request. Without a valid completion field the request is not one (the field is
-    // ignored, draft-13 §4.1.2), so it is processed as a plain request.
-    const complete = completionOf(h, features)
-    if (complete === undefined || !['POST', 'PUT', 'PATCH'].includes(method)) {
-      return classifyPlain(head, method, undefined, target)
-    }
-    return ietfCreate(head, complete, options)
+    // draft-13 §4.2.1: any request that can carry content and has Upload-Complete creates an
+    // upload (classify() routed the others to plain handling).
+    return ietfCreate(head, completionOf(h, features) === true, options)
   }
   switch (method) {
     case 'HEAD':
@@ -431,7 +440,10 @@ function classifyPlain(
       ...representation(h),
     }
   }
-  if (method === 'GET' || method === 'HEAD') return downloadIntent(target.id, h)
+  // A plain GET (or HEAD) downloads; a draft client of an unsupported version gets told so.
+  if (method === 'GET' || (method === 'HEAD' && interopVersion === undefined)) {
+    return downloadIntent(target.id, h)
+  }
   if (interopVersion !== undefined) {
     throw new UploadError(
       'ERR_UNSUPPORTED_INTEROP_VERSION',

@@ -60,6 +60,24 @@ export type AppendPlan =
     } & BodyBounds)
   | { readonly kind: 'replay'; readonly response: StoredResponse }
 
+/**
+ * Whether an upload is complete: explicitly marked (draft-13 §4.1.2), or — with tus semantics —
+ * once its offset reached its length (tus 1.0.0 has no completion signal). Stores report this.
+ */
+export function isComplete(upload: {
+  readonly complete: boolean
+  readonly completesAtLength?: boolean
+  readonly length?: number
+  readonly offset: number
+}): boolean {
+  return (
+    upload.complete ||
+    (upload.completesAtLength === true &&
+      upload.length !== undefined &&
+      upload.offset === upload.length)
+  )
+}
+
 /** When an incomplete upload expires (ms since the epoch), or undefined if it never does. */
 export function expiresAt(upload: UploadInfo, limits: Limits): number | undefined {
   if (upload.complete || limits.expireAfterMs === undefined) return undefined

@@ -40,6 +40,7 @@ import {
   afterTransfer,
   type BodyBounds,
   checkAvailable,
+  isComplete,
   planAppend,
   planConcatenation,
   planCreate,
@@ -167,7 +168,9 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
         throw new UploadError('ERR_SHUTTING_DOWN', undefined, { details: { retryAfterSeconds: 5 } })
       const target = resolveTarget(path, options.basePath)
       if (target === undefined) throw new UploadError('ERR_NOT_FOUND')
-      const intent = classify(head, scope.dialect, target, options)
+      const classified = classify(head, scope.dialect, target, options)
+      const intent = classified.intent
+      scope.dialect = classified.dialect
       intentKind = intent.kind
       if (intent.kind === 'create') scope.subject = 'create'
       if (intent.kind === 'append') scope.subject = 'append'
@@ -296,20 +299,9 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
   // -------------------------------------------------------------------------------------------
   // state
 
-  /** Loads an upload; tus uploads are complete once their offset reaches their length. */
-  async function load(id: string): Promise<UploadInfo | undefined> {
-    const info = await store.get(id)
-    if (
-      info !== undefined &&
-      !info.complete &&
-      info.completesAtLength === true &&
-      info.length !== undefined &&
-      info.offset === info.length &&
-      info.concat?.kind !== 'final'
-    ) {
-      return { ...info, complete: true }
-    }
-    return info
+  /** Loads an upload (stores report tus uploads complete once their offset reaches their length). */
+  function load(id: string): Promise<UploadInfo | undefined> {
+    return store.get(id)
   }
 
   async function mustLoad(id: string, scope: Scope): Promise<UploadInfo> {
@@ -629,6 +621,7 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
   ): Promise<{ upload: UploadInfo; error?: UploadError; completeLength?: number }> {
     // The store reported the new durable offset; nothing else changed.
     let upload: UploadInfo = { ...before, offset: result.offset, updatedAt: options.now() }
+    upload = { ...upload, complete: isComplete(upload) }
     scope.upload = upload
     if (result.verificationError !== undefined) {
       return {

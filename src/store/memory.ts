@@ -4,6 +4,7 @@
  * restart, and bytes live in the heap).
  */
 import { UploadError } from '../protocol/errors.ts'
+import { isComplete } from '../protocol/rules.ts'
 import type { UploadInfo } from '../protocol/types.ts'
 import type { AppendOptions, NewUpload, UploadChanges, UploadStore } from './types.ts'
 
@@ -67,7 +68,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): UploadStore
       return info
     },
     async get(id: string): Promise<UploadInfo | undefined> {
-      return records.get(id)?.info
+      const info = records.get(id)?.info
+      return info === undefined ? undefined : { ...info, complete: isComplete(info) }
     },
     async append(id, offset, body, opts: AppendOptions): Promise<number> {
       const record = must(id)
@@ -115,7 +117,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): UploadStore
       if (concat?.kind !== 'final')
         throw new UploadError('ERR_INVALID_CONCAT', 'not a final upload')
       const parts = concat.parts.map((part) => must(part))
-      if (parts.some((p) => !p.info.complete)) throw new UploadError('ERR_CONCAT_UNFINISHED')
+      if (parts.some((p) => !isComplete(p.info))) throw new UploadError('ERR_CONCAT_UNFINISHED')
       record.chunks = [concatBytes(parts.flatMap((p) => p.chunks))]
       const length = record.chunks[0]?.byteLength ?? 0
       record.info = { ...record.info, offset: length, length, complete: true, updatedAt: now() }
@@ -127,7 +129,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): UploadStore
     },
     async *expire(before: number): AsyncIterable<string> {
       for (const [id, record] of records) {
-        if (!record.info.complete && record.info.updatedAt < before) {
+        if (!isComplete(record.info) && record.info.updatedAt < before) {
           records.delete(id)
           yield id
         }

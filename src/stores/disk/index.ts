@@ -26,6 +26,7 @@ import {
 import { join } from 'node:path'
 import { decodeBase64, encodeBase64 } from '../../protocol/codec/structured-fields.ts'
 import { UploadError } from '../../protocol/errors.ts'
+import { isComplete } from '../../protocol/rules.ts'
 import type { ConcatState, Digest, UploadInfo } from '../../protocol/types.ts'
 import type { AppendOptions, NewUpload, UploadChanges, UploadStore } from '../../store/types.ts'
 
@@ -138,11 +139,8 @@ export function createDiskStore(
 
   function toInfo(file: InfoFile, offset: number, mtimeMs: number): UploadInfo {
     const { v: _v, reprDigests, ...rest } = file
-    const info: UploadInfo = {
-      ...rest,
-      offset,
-      updatedAt: Math.max(file.updatedAt, Math.floor(mtimeMs)),
-    }
+    const base = { ...rest, offset, updatedAt: Math.max(file.updatedAt, Math.floor(mtimeMs)) }
+    const info: UploadInfo = { ...base, complete: isComplete(base) }
     if (reprDigests === undefined) return info
     return {
       ...info,
@@ -408,10 +406,7 @@ export function createDiskStore(
       let length = 0
       for (const [i, part] of concat.parts.entries()) {
         const info = await getInfo(part)
-        const complete =
-          info !== undefined &&
-          (info.complete || (info.completesAtLength === true && info.length === info.offset))
-        if (!complete) throw new UploadError('ERR_CONCAT_UNFINISHED')
+        if (info?.complete !== true) throw new UploadError('ERR_CONCAT_UNFINISHED')
         const target = partPath(id, i)
         await unlink(target).catch(() => undefined)
         // A hard link shares the partial's (now immutable) bytes; deleting the partial later
@@ -466,9 +461,7 @@ export function createDiskStore(
         if (!ID.test(id)) continue
         const info = await getInfo(id).catch(() => undefined)
         if (info === undefined) continue
-        const complete =
-          info.complete || (info.completesAtLength === true && info.length === info.offset)
-        if (complete || info.updatedAt >= before) continue
+        if (info.complete || info.updatedAt >= before) continue
         await terminate(id).catch(() => undefined)
         yield id
       }
