@@ -26,8 +26,7 @@ export function publicOrigin(
   if (trustProxy) {
     const forwarded = headers.forwarded
     if (forwarded !== undefined) {
-      // RFC 7239 §4: the first element is the one the client's nearest proxy added... the
-      // left-most element describes the original request.
+      // RFC 7239 §4: the left-most element was added by the proxy nearest to the client.
       const first = (forwarded.split(',')[0] ?? '').split(';')
       for (const pair of first) {
         const eq = pair.indexOf('=')
@@ -51,7 +50,13 @@ export function publicOrigin(
       }
     }
     const p = firstValue(headers['x-forwarded-prefix'])?.replace(/\/+$/, '')
-    if (p !== undefined && PREFIX.test(p)) prefix = p
+    if (
+      p !== undefined &&
+      PREFIX.test(p) &&
+      !p.split('/').some((seg) => seg === '.' || seg === '..')
+    ) {
+      prefix = p
+    }
   }
   if (host === undefined || !HOST.test(host)) return undefined
   // Default ports are implied by the scheme.

@@ -3208,7 +3208,7 @@ describe('constructors', () => {
       type: 'integer',
       value: -999_999_999_999_999,
     })
-    assert.ok(Object.is(integer(-0).value, 0))
+    assert.equal(Object.is(integer(-0).value, 0), true, 'integer(-0) must give +0')
   })
   for (const bad of [
     1e15,

@@ -197,8 +197,8 @@ export function createDiskStore(
 
   /**
    * Streams `body` into `fh` from `start`, in vectored writes of about `bufferBytes`, with one
-   * write in flight while the next batch gathers. Returns the end position. A body that throws
-   * ends the stream; what was gathered before is still written.
+   * write in flight while the next batch gathers. Returns the end position, and whether the
+   * body failed: a body that throws ends the stream; what was gathered before is still written.
    */
   async function pump(
     fh: FileHandle,
@@ -209,8 +209,9 @@ export function createDiskStore(
       onProgress?: (offset: number) => void
       progressIntervalMs?: number
     },
-  ): Promise<number> {
+  ): Promise<{ end: number; failed: boolean }> {
     let position = start
+    let failed = false
     let batch: Uint8Array[] = []
     let batchBytes = 0
     let inFlight: Promise<void> = Promise.resolve()
@@ -241,10 +242,11 @@ export function createDiskStore(
       }
     } catch {
       // The content source failed (connection lost): keep what arrived (draft-13 §4.4.2).
+      failed = true
     }
     await flush()
     await inFlight
-    return position
+    return { end: position, failed }
   }
 
   async function append(
@@ -272,7 +274,7 @@ export function createDiskStore(
       if (opts.verify === undefined) {
         let end: number
         try {
-          end = await pump(fh, offset, body, opts)
+          ;({ end } = await pump(fh, offset, body, opts))
         } finally {
           if (sync) await fh.datasync()
         }
@@ -298,8 +300,9 @@ export function createDiskStore(
     const staging = stagePath(id)
     const stage = await open(staging, 'w+')
     try {
-      const length = await pump(stage, 0, body, { signal: opts.signal })
-      if (!(await opts.verify?.())) return offset
+      const { end: length, failed } = await pump(stage, 0, body, { signal: opts.signal })
+      // Content that did not arrive whole cannot be verified: none of it is kept.
+      if (failed || !(await opts.verify?.())) return offset
       if (sync) await stage.datasync()
       const buffer = new Uint8Array(Math.min(bufferBytes, Math.max(length, 1)))
       let copied = 0

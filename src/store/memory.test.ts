@@ -1,0 +1,4 @@
+import { describeStore } from '../testing/store-suite.ts'
+import { createMemoryStore } from './memory.ts'
+
+describeStore('memory', { create: () => createMemoryStore() })
