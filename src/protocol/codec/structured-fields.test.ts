@@ -1,6 +1,4 @@
 /** @module Tests for the RFC 9651 Structured Field Values codec (table-driven). */
-/* eslint-disable no-restricted-imports, @typescript-eslint/no-floating-promises -- node:test in a
-   test file is fine; the runner tracks the promises returned by describe/it. */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type {

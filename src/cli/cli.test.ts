@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { test } from 'node:test'
+
+const run = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(
+    process.execPath,
+    ['--import', 'tsx', new URL('./run.ts', import.meta.url).pathname, ...args],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+      timeout: 20_000,
+    },
+  )
+
+test('ferry --help and ferry serve --help describe the commands and options', () => {
+  const top = run(['--help'])
+  assert.equal(top.status, 0)
+  assert.match(top.stdout, /ferry serve/)
+  const serve = run(['serve', '--help'])
+  assert.equal(serve.status, 0)
+  for (const flag of [
+    '--port',
+    '--host',
+    '--dir',
+    '--base-path',
+    '--max-size',
+    '--expire-after',
+    '--tls-cert',
+    '--h2c',
+    '--behind-proxy',
+    '--cors-origins',
+  ]) {
+    assert.match(serve.stdout, new RegExp(flag), flag)
+  }
+})
+
+test('ferry serve rejects bad options with a clear message and exit status 2', () => {
+  const table: [string[], Record<string, string>, RegExp][] = [
+    [['serve', '--max-size', 'lots'], {}, /invalid size "lots"/],
+    [['serve', '--bogus'], {}, /Unknown option '--bogus'/],
+    [['serve', '--tls-cert', 'x.pem'], {}, /--tls-cert and --tls-key go together/],
+    [['serve', '--port', '70000'], {}, /invalid --port/],
+    [['serve'], { FERRY_EXPIRE_AFTER: 'tomorrow' }, /invalid duration "tomorrow"/],
+    [['frobnicate'], {}, /unknown command "frobnicate"/],
+  ]
+  for (const [args, env, message] of table) {
+    const r = run(args, env)
+    assert.equal(r.status, 2, args.join(' '))
+    assert.match(r.stderr, message)
+  }
+})
