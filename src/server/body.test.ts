@@ -69,3 +69,42 @@ test('body: an abort ends a stalled source at once', async () => {
   assert.equal(await collect(b.iterable), '')
   assert.equal(b.stats.ended, false)
 })
+
+test('body: asked to stop before reading, it still takes what the client already sent (grace period)', async () => {
+  const controller = new AbortController()
+  controller.abort()
+  async function* arrived(): AsyncGenerator<Uint8Array> {
+    yield new TextEncoder().encode('already ')
+    await new Promise((r) => setTimeout(r, 10))
+    yield new TextEncoder().encode('here')
+    await new Promise((r) => setTimeout(r, 10_000))
+    yield new TextEncoder().encode('never')
+  }
+  const started = Date.now()
+  const b = boundBody(arrived(), { maxBytes: 100, minBytes: 0 }, controller.signal)
+  assert.equal(await collect(b.iterable), 'already here')
+  assert.ok(Date.now() - started < 1000, 'the grace period is short')
+  assert.equal(b.stopped.aborted, true)
+  assert.equal(b.stats.ended, false, 'not read to the end: the upload must not complete')
+})
+
+test('body: a source never sees a second next() while one is pending', async () => {
+  let outstanding = 0
+  let max = 0
+  const controller = new AbortController()
+  const source: AsyncIterable<Uint8Array> = {
+    [Symbol.asyncIterator]: () => ({
+      next: async () => {
+        outstanding++
+        max = Math.max(max, outstanding)
+        await new Promise((r) => setTimeout(r, 30))
+        outstanding--
+        return { value: new Uint8Array([1]), done: false }
+      },
+    }),
+  }
+  setTimeout(() => controller.abort(), 10)
+  const b = boundBody(source, { maxBytes: 1000, minBytes: 0 }, controller.signal)
+  await collect(b.iterable)
+  assert.equal(max, 1)
+})

@@ -22,25 +22,50 @@ export interface BodyStats {
 export interface BoundedBody {
   readonly iterable: AsyncIterable<Uint8Array>
   readonly stats: Readonly<BodyStats>
+  /** Aborted when reading stopped early for good (after the grace period). */
+  readonly stopped: AbortSignal
 }
 
-const ABORTED = Symbol('aborted')
+const STOP = Symbol('stop')
 
-function nextOrAbort(
-  it: AsyncIterator<Uint8Array>,
+/**
+ * When a request is asked to stop (another request for the upload, shutdown), content the
+ * client already sent may still sit in socket buffers: it is read for a short grace period —
+ * until nothing arrives for `GRACE_IDLE_MS`, at most `GRACE_MAX_MS` — so that "persist what it
+ * received" (draft-13 §4.6) includes it, while a takeover still completes well within a second.
+ */
+export const GRACE_IDLE_MS = 50
+export const GRACE_MAX_MS = 300
+
+/**
+ * Waits for `pending` (the source's next chunk), or until the request is asked to stop, or —
+ * in the grace period — until it stays quiet. The pending read is never duplicated: a source
+ * must not see a second next() while one is outstanding.
+ */
+function race(
+  pending: Promise<IteratorResult<Uint8Array>>,
   signal: AbortSignal,
-): Promise<IteratorResult<Uint8Array> | typeof ABORTED> {
-  if (signal.aborted) return Promise.resolve(ABORTED)
+  graceUntil: number | undefined,
+): Promise<IteratorResult<Uint8Array> | typeof STOP> {
   return new Promise((resolve, reject) => {
-    const onAbort = (): void => resolve(ABORTED)
-    signal.addEventListener('abort', onAbort, { once: true })
-    it.next().then(
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const stop = (): void => resolve(STOP)
+    if (graceUntil === undefined) {
+      signal.addEventListener('abort', stop, { once: true })
+    } else {
+      timer = setTimeout(stop, Math.max(0, Math.min(GRACE_IDLE_MS, graceUntil - Date.now())))
+    }
+    const done = (): void => {
+      signal.removeEventListener('abort', stop)
+      if (timer !== undefined) clearTimeout(timer)
+    }
+    pending.then(
       (r) => {
-        signal.removeEventListener('abort', onAbort)
+        done()
         resolve(r)
       },
       (e: unknown) => {
-        signal.removeEventListener('abort', onAbort)
+        done()
         reject(e)
       },
     )
@@ -61,19 +86,33 @@ export function boundBody(
     belowMinimum: false,
     failed: false,
   }
+  const stopped = new AbortController()
   async function* pull(): AsyncGenerator<Uint8Array> {
     const it = source[Symbol.asyncIterator]()
     let held: Uint8Array[] | undefined = bounds.minBytes > 0 ? [] : undefined
     let seen = 0
+    let graceUntil: number | undefined
+    let pending: Promise<IteratorResult<Uint8Array>> | undefined
     for (;;) {
-      let r: IteratorResult<Uint8Array> | typeof ABORTED
+      if (signal.aborted && graceUntil === undefined) graceUntil = Date.now() + GRACE_MAX_MS
+      let r: IteratorResult<Uint8Array> | typeof STOP
       try {
-        r = await nextOrAbort(it, signal)
+        pending ??= it.next()
+        r = await race(pending, signal, graceUntil)
+        if (r !== STOP) pending = undefined
       } catch {
         stats.failed = true
         return
       }
-      if (r === ABORTED) return
+      if (r === STOP) {
+        if (graceUntil === undefined) {
+          // Asked to stop while waiting: read on for the grace period.
+          graceUntil = Date.now() + GRACE_MAX_MS
+          continue
+        }
+        stopped.abort()
+        return
+      }
       if (r.done === true) {
         if (held !== undefined) {
           // draft-13 §4.1.4 min-append-size: the whole content is below the minimum.
@@ -111,7 +150,7 @@ export function boundBody(
       if (stats.exceeded) return
     }
   }
-  return { iterable: pull(), stats }
+  return { iterable: pull(), stats, stopped: stopped.signal }
 }
 
 /** An empty body. */

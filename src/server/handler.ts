@@ -542,8 +542,10 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
       offset: upload.offset,
       maxBytes: bounds.maxBytes,
     })
+    // The body ends itself when asked to stop (after reading what already arrived); the store
+    // only needs to know when that happened for good.
     const offset = await store.append(upload.id, upload.offset, body.iterable, {
-      signal,
+      signal: body.stopped,
       ...(verify === undefined ? {} : { verify }),
       ...(progress === undefined
         ? {}
