@@ -30,6 +30,7 @@ const args = [
   '--import',
   'tsx',
   '--test',
+  '--test-reporter=spec',
   '--test-concurrency=2',
   '--test-timeout=300000',
   ...filtered,

@@ -145,6 +145,11 @@ function isHttp2(res: NodeResponse): res is Http2ServerResponse {
   return 'stream' in res
 }
 
+/** Whether the client can receive interim (1xx) responses: HTTP/1.1 and later. */
+function interimAllowed(req: NodeRequest, h2: boolean): boolean {
+  return h2 || req.httpVersionMajor > 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1)
+}
+
 /** Writes an interim response (104) before the final one. */
 function writeInterim(res: NodeResponse, head: ResponseHead): void {
   if (res.headersSent) return
@@ -199,7 +204,9 @@ export function toNodeListener(
           ? !(req as Http2ServerRequest).stream.endAfterHeaders
           : headers['transfer-encoding'] !== undefined
     const body = bodySource(req, highWaterMark, () => {
-      if (expectContinue && !res.headersSent && !h2) (res as ServerResponse).writeContinue()
+      // RFC 9110 §10.1.1 (HTTP/1.1 and later): with a 'checkContinue' listener Node leaves the
+      // 100 to us on HTTP/2 as well, and a 104 sent before does not replace it (draft-13 §5).
+      if (expectContinue && !res.headersSent) res.writeContinue()
     })
     const socket = req.socket as Socket | TLSSocket
     const encrypted = h2
@@ -216,7 +223,8 @@ export function toNodeListener(
         signal: controller.signal,
         origin: { protocol: encrypted ? 'https' : 'http', host },
         trailers: () => trailerMap(req),
-        sendInterim: (head) => writeInterim(res, head),
+        // RFC 9110 §15.2: a server MUST NOT send a 1xx response to an HTTP/1.0 client.
+        ...(interimAllowed(req, h2) ? { sendInterim: (head) => writeInterim(res, head) } : {}),
         ...(socket.remoteAddress === undefined ? {} : { remoteAddress: socket.remoteAddress }),
       })
       .then(
@@ -282,12 +290,17 @@ export function toNodeListener(
   function linger(req: NodeRequest, res: NodeResponse, h2: boolean): void {
     if (h2) {
       // RFC 9113 §8.1: after a complete response, RST_STREAM(NO_ERROR) ends the request side.
+      // Waiting for the response's 'finish' would wait forever: Http2ServerResponse emits it
+      // only once the stream has closed, which is what this reset is for. Node resets on its own
+      // only streams whose content was never read; this covers the others (a takeover, a
+      // rejection after some content), at the same moment Node would: once the stream's
+      // writable side finished, on the next turn.
       const stream = (res as Http2ServerResponse).stream
       const close = (): void => {
-        if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR)
+        if (!stream.destroyed && !stream.closed) stream.close(http2.constants.NGHTTP2_NO_ERROR)
       }
-      if (res.writableFinished) close()
-      else res.once('finish', close)
+      if (stream.writableFinished) setImmediate(close)
+      else stream.once('finish', () => setImmediate(close))
       return
     }
     const socket = (req as IncomingMessage).socket
@@ -320,13 +333,20 @@ export interface NodeServerOptions extends NodeListenerOptions {
   /** Serve HTTP/2 without TLS (prior knowledge, h2c) instead of HTTP/1.1. */
   readonly h2c?: boolean
   /**
-   * Close a connection after this long without a byte in either direction. Node's default
-   * requestTimeout (300 s for the whole request) would kill long uploads: it is turned off.
+   * Close a connection after this long without a byte in either direction (HTTP/2: cancel a
+   * stream without a frame this long, close a session without one; TLS: also the longest
+   * handshake). Node's default requestTimeout (300 s for the whole request) would kill long
+   * uploads: it is turned off.
    * @default 60000
    */
   readonly idleTimeoutMs?: number
   /** HTTP/2 flow-control window per stream and connection. @default 16 MiB */
   readonly http2WindowBytes?: number
+  /**
+   * Largest request header section; larger ones get 431 (HTTP/1.1) or a refused stream
+   * (HTTP/2). Upload-Metadata has its own, smaller limit in the handler. @default 16 KiB
+   */
+  readonly maxHeaderBytes?: number
 }
 
 export interface NodeServer {
@@ -345,20 +365,67 @@ export function createNodeServer(options: NodeServerOptions): NodeServer {
   const sessions = new Set<http2.ServerHttp2Session>()
   const sockets = new Set<Socket>()
   let server: NodeServer['server']
-  const onRequest = (req: NodeRequest, res: NodeResponse): void => listener(req, res)
-  const onContinue = (req: NodeRequest, res: NodeResponse): void => listener(req, res, true)
-  const h2settings: http2.Settings = { initialWindowSize: window }
+  const idleArmed = new WeakSet<Socket>()
+  /** Starts (or restarts) the idle timer of an HTTP/1.x connection. */
+  const armIdle = (socket: Socket): void => {
+    if (idle <= 0) return
+    socket.setTimeout(idle)
+    if (idleArmed.has(socket)) return
+    idleArmed.add(socket)
+    socket.on('timeout', () => socket.destroy())
+  }
+  /**
+   * Idle timers per request: node:http turns the socket timeout off when a request arrives on a
+   * kept-alive connection (it had armed its keep-alive timer), so HTTP/1.x re-arms it here; an
+   * HTTP/2 stream gets its own timer (a stalled stream is cancelled; the session lives on).
+   */
+  const armRequest = (req: NodeRequest, res: NodeResponse): void => {
+    if (idle <= 0) return
+    if (!isHttp2(res)) {
+      armIdle(req.socket as Socket)
+      return
+    }
+    const stream = res.stream
+    stream.setTimeout(idle, () => {
+      if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL)
+    })
+  }
+  const onRequest = (req: NodeRequest, res: NodeResponse): void => {
+    armRequest(req, res)
+    listener(req, res)
+  }
+  const onContinue = (req: NodeRequest, res: NodeResponse): void => {
+    armRequest(req, res)
+    listener(req, res, true)
+  }
+  const maxHeaderBytes = options.maxHeaderBytes ?? 16 * 1024
+  const h2settings: http2.Settings = {
+    initialWindowSize: window,
+    maxHeaderListSize: maxHeaderBytes,
+  }
 
   if (options.tls !== undefined) {
     server = http2.createSecureServer(
-      { cert: options.tls.cert, key: options.tls.key, allowHTTP1: true, settings: h2settings },
+      {
+        cert: options.tls.cert,
+        key: options.tls.key,
+        allowHTTP1: true,
+        settings: h2settings,
+        // The idle timer starts once ALPN chose the protocol (see 'secureConnection' below).
+        ...(idle > 0 ? { handshakeTimeout: Math.min(idle, 120_000) } : {}),
+      },
       onRequest,
     )
   } else if (options.h2c === true) {
     server = http2.createServer({ settings: h2settings }, onRequest)
   } else {
     const s = http.createServer(
-      { requestTimeout: 0, keepAliveTimeout: 5000, headersTimeout: 60_000 },
+      {
+        requestTimeout: 0,
+        keepAliveTimeout: 5000,
+        headersTimeout: 60_000,
+        maxHeaderSize: maxHeaderBytes,
+      },
       onRequest,
     )
     s.on('checkContinue', onContinue)
@@ -378,9 +445,17 @@ export function createNodeServer(options: NodeServerOptions): NodeServer {
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
     // An idle timeout: a connection that moves no byte for `idle` ms is closed (slowloris,
-    // dead peers). The handler keeps whatever content arrived before.
-    if (idle > 0) socket.setTimeout(idle, () => socket.destroy())
+    // dead peers). The handler keeps whatever content arrived before. Only plain HTTP/1.1
+    // sockets get it here: HTTP/2 frames are read and written below JavaScript, so a timer on
+    // the TCP socket would never see them and would cut active sessions (the session and its
+    // streams have their own timers); TLS sockets are armed once ALPN chose HTTP/1.1.
+    if (server instanceof http.Server) armIdle(socket)
   })
+  if (options.tls !== undefined) {
+    server.on('secureConnection', (socket: TLSSocket) => {
+      if (socket.alpnProtocol !== 'h2') armIdle(socket)
+    })
+  }
   if (server instanceof http.Server) server.requestTimeout = 0
 
   return {

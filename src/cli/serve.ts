@@ -35,6 +35,8 @@ Options (each also as an environment variable, e.g. --max-size → FERRY_MAX_SIZ
   --relative-location    send relative Location values
   --cors-origins LIST    allow browser uploads from these origins (comma list, or *)
   --idle-timeout DUR     close connections idle this long          [60s]
+  --max-header-size SIZE largest request header section            [16KiB]
+  --max-metadata-size SIZE largest Upload-Metadata value           [8KiB]
   --lock-timeout DUR     how long a request waits for an upload    [20s]
   --durability MODE      fsync (acknowledged = on disk) or none    [fsync]
   --log-level LEVEL      debug, info, warn, error                  [info]
@@ -60,6 +62,8 @@ const OPTIONS = {
   'relative-location': { type: 'boolean' },
   'cors-origins': { type: 'string' },
   'idle-timeout': { type: 'string' },
+  'max-header-size': { type: 'string' },
+  'max-metadata-size': { type: 'string' },
   'lock-timeout': { type: 'string' },
   durability: { type: 'string' },
   'log-level': { type: 'string' },
@@ -111,6 +115,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
   const server = createNodeServer({
     handler,
     idleTimeoutMs: config.idleTimeoutMs,
+    maxHeaderBytes: config.maxHeaderBytes,
     ...(config.tls === undefined ? {} : { tls: config.tls }),
     ...(config.h2c ? { h2c: true } : {}),
   })
@@ -200,6 +205,7 @@ function toConfig(v: Values) {
     lockTimeoutMs: parseDuration(v['lock-timeout'] ?? '20s'),
     trustProxy: v['behind-proxy'] === true,
     relativeLocation: v['relative-location'] === true,
+    maxMetadataBytes: parseSize(v['max-metadata-size'] ?? '8KiB'),
     ...(v['max-size'] === undefined ? {} : { maxSizeBytes: parseSize(v['max-size']) }),
     ...(v['min-size'] === undefined ? {} : { minSizeBytes: parseSize(v['min-size']) }),
     ...(v['max-append-size'] === undefined
@@ -228,6 +234,7 @@ function toConfig(v: Values) {
     dir: resolve(v.dir ?? './data'),
     durability: durability as 'fsync' | 'none',
     idleTimeoutMs: parseDuration(v['idle-timeout'] ?? '60s'),
+    maxHeaderBytes: parseSize(v['max-header-size'] ?? '16KiB'),
     cleanupIntervalMs: Math.max(1000, parseDuration(v['cleanup-interval'] ?? '5m')),
     tls,
     h2c: v.h2c === true,

@@ -237,7 +237,16 @@ function classifyTusCreate(head: RequestHead, options: ClassifyOptions): CreateI
     if (length !== undefined && deferLength) throw new UploadError('ERR_AMBIGUOUS_LENGTH')
     if (length === undefined && !deferLength) throw new UploadError('ERR_MISSING_LENGTH')
   }
-  const content = contentFacts(head, true)
+  let content = contentFacts(head, true)
+  if (
+    content.hasContent &&
+    content.contentLength === undefined &&
+    mediaType(h) !== MEDIA_TYPE.offsetOctetStream
+  ) {
+    // A stream of unknown length without the tus media type is a creation without data (an
+    // HTTP/2 client may end its stream with an empty DATA frame): its content is not read.
+    content = { ...content, hasContent: false }
+  }
   if (content.hasContent) {
     // tus 1.0.0 §creation-with-upload: data in the POST MUST be application/offset+octet-stream.
     if (mediaType(h) !== MEDIA_TYPE.offsetOctetStream) {

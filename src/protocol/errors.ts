@@ -104,8 +104,10 @@ export const ERROR_CODES = {
     status: 400,
     message: 'this server does not support the requested extension',
   },
+  // 409 with the current Upload-Offset: tus clients and draft clients (draft-13 §4.7) both
+  // resume from the offset after a 409, which is the right reaction to a takeover.
   ERR_UPLOAD_INTERRUPTED: {
-    status: 400,
+    status: 409,
     message: 'the request was interrupted by another request for the same upload',
   },
   ERR_LOCK_TIMEOUT: {

@@ -49,4 +49,29 @@ describe('HTTP/1.1 on the wire', () => {
       assert.equal(r.final?.status, 201)
     }
   })
+
+  test('header limits: a header section over 16 KiB gets 431, an oversized Upload-Metadata 400', async () => {
+    const big = await rawRequest({
+      port: server.port,
+      method: 'POST',
+      path: '/files/',
+      headers: { 'tus-resumable': '1.0.0', 'upload-length': '1', 'x-padding': 'a'.repeat(20_000) },
+    })
+    assert.equal(big.final?.status, 431)
+    const meta = await rawRequest({
+      port: server.port,
+      method: 'POST',
+      path: '/files/',
+      headers: {
+        'tus-resumable': '1.0.0',
+        'upload-length': '1',
+        'upload-metadata': `k ${'A'.repeat(12_000)}`,
+      },
+    })
+    assert.equal(meta.final?.status, 400)
+    assert.match(
+      meta.final?.body.toString() ?? '',
+      /Upload-Metadata is 12002 bytes; the limit is 8192/,
+    )
+  })
 })
