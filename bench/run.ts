@@ -35,8 +35,15 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds)
 const size = parseSize(values.size ?? '1GiB')
 
-type ServerKind = 'raw' | 'tus-server' | 'ferry'
-const SERVERS: readonly ServerKind[] = ['raw', 'tus-server', 'ferry']
+type ServerKind = 'raw' | 'tus-server' | 'ferry' | 'ferry-nosync'
+const SERVERS: readonly ServerKind[] = ['raw', 'tus-server', 'ferry', 'ferry-nosync']
+/** Script and extra arguments of each server process. */
+const LAUNCH: Record<ServerKind, [string, ...string[]]> = {
+  raw: ['raw.mjs'],
+  'tus-server': ['tus-server.mjs'],
+  ferry: ['ferry.mjs', 'fsync'],
+  'ferry-nosync': ['ferry.mjs', 'none'],
+}
 
 interface Running {
   readonly kind: ServerKind
@@ -47,7 +54,8 @@ interface Running {
 
 async function startServer(kind: ServerKind): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), `ferry-bench-${kind}-`))
-  const child = fork(join(ROOT, 'bench/servers', `${kind}.mjs`), ['0', dir], {
+  const [script, ...extra] = LAUNCH[kind]
+  const child = fork(join(ROOT, 'bench/servers', script), ['0', dir, ...extra], {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   })
   const port = await new Promise<number>((resolve, reject) => {
@@ -203,7 +211,14 @@ async function main(): Promise<void> {
       ferryMBps: rate('ferry'),
       ferryVsRaw: rate('ferry') / rate('raw'),
       ferryVsTusServer: rate('ferry') / rate('tus-server'),
-      peakRssMb: { raw: rss('raw'), tusServer: rss('tus-server'), ferry: rss('ferry') },
+      ferryNoSyncMBps: rate('ferry-nosync'),
+      ferryNoSyncVsRaw: rate('ferry-nosync') / rate('raw'),
+      peakRssMb: {
+        raw: rss('raw'),
+        tusServer: rss('tus-server'),
+        ferry: rss('ferry'),
+        ferryNoSync: rss('ferry-nosync'),
+      },
     }
     results.single = { summary, samples }
     if (!values.json) {
@@ -214,9 +229,10 @@ async function main(): Promise<void> {
           '|---|---:|---:|',
           `| raw node:http → file (1 MiB buffers) | ${summary.rawMBps.toFixed(0)} | ${summary.peakRssMb.raw.toFixed(0)} MB |`,
           `| @tus/server 2.4.5 + @tus/file-store | ${summary.tusServerMBps.toFixed(0)} | ${summary.peakRssMb.tusServer.toFixed(0)} MB |`,
-          `| Ferry (disk store, fsync) | ${summary.ferryMBps.toFixed(0)} | ${summary.peakRssMb.ferry.toFixed(0)} MB |`,
+          `| Ferry (disk store, fsync: acknowledged = on disk) | ${summary.ferryMBps.toFixed(0)} | ${summary.peakRssMb.ferry.toFixed(0)} MB |`,
+          `| Ferry (disk store, --durability none) | ${summary.ferryNoSyncMBps.toFixed(0)} | ${summary.peakRssMb.ferryNoSync.toFixed(0)} MB |`,
           '',
-          `Ferry / raw limit: ${summary.ferryVsRaw.toFixed(2)}×   Ferry / @tus/server: ${summary.ferryVsTusServer.toFixed(2)}×`,
+          `Ferry / raw limit: ${summary.ferryVsRaw.toFixed(2)}× (without fsync: ${summary.ferryNoSyncVsRaw.toFixed(2)}×)   Ferry / @tus/server: ${summary.ferryVsTusServer.toFixed(2)}×`,
           '',
         ].join('\n'),
       )

@@ -50,3 +50,17 @@ test('ferry serve rejects bad options with a clear message and exit status 2', (
     assert.match(r.stderr, message)
   }
 })
+
+test('ferry serve shuts down gracefully on SIGTERM (exit 0, ShutdownComplete logged)', async () => {
+  const { spawnFerry, tempDir } = await import('../../test/support/servers.ts')
+  const dir = tempDir()
+  try {
+    const ferry = await spawnFerry(['--dir', dir.path])
+    const r = await fetch(ferry.endpoint, { method: 'OPTIONS' })
+    assert.equal(r.status, 204)
+    assert.equal(await ferry.stop(), 0)
+    assert.match(ferry.log(), /"ShutdownComplete"/)
+  } finally {
+    dir.cleanup()
+  }
+})

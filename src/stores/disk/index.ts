@@ -44,6 +44,10 @@ export interface DiskStoreOptions {
 
 /** Ids are 128 random bits in lower-case hex: nothing else can name a file here. */
 const ID = /^[0-9a-f]{32}$/
+/** Background fdatasync interval while an append runs (bytes). */
+const SYNC_EVERY_BYTES = 16 * 1024 * 1024
+/** A batch is written at least this often, however slowly content arrives (ms). */
+const FLUSH_MS = 200
 
 interface InfoFile {
   readonly v: 1
@@ -196,9 +200,12 @@ export function createDiskStore(
   }
 
   /**
-   * Streams `body` into `fh` from `start`, in vectored writes of about `bufferBytes`, with one
-   * write in flight while the next batch gathers. Returns the end position, and whether the
-   * body failed: a body that throws ends the stream; what was gathered before is still written.
+   * Streams `body` into `fh` from `start`: vectored writes of about `bufferBytes`, one write in
+   * flight while the next batch gathers (a slow sender's bytes are written at least every
+   * `FLUSH_MS`). With durability on, a background fdatasync runs every `SYNC_EVERY_BYTES` (or
+   * when progress is due) while content keeps arriving, so the final sync is short; progress is
+   * reported only for synced offsets. Returns the end position, and whether the body failed: a
+   * body that throws ends the stream, and what was gathered before it is still written.
    */
   async function pump(
     fh: FileHandle,
@@ -211,12 +218,45 @@ export function createDiskStore(
     },
   ): Promise<{ end: number; failed: boolean }> {
     let position = start
+    let written = start
+    let durable = start
     let failed = false
     let batch: Uint8Array[] = []
     let batchBytes = 0
+    let lastFlush = Date.now()
     let inFlight: Promise<void> = Promise.resolve()
+    let syncing: Promise<void> | undefined
+    let syncError: unknown
     let lastProgress = Date.now()
     const interval = opts.progressIntervalMs ?? 1000
+    const progressDue = (): boolean =>
+      opts.onProgress !== undefined && Date.now() - lastProgress >= interval
+    const report = (offset: number): void => {
+      if (!progressDue()) return
+      lastProgress = Date.now()
+      opts.onProgress?.(offset)
+    }
+    const afterWrite = (end: number): void => {
+      written = end
+      if (!sync) {
+        report(written)
+        return
+      }
+      if (syncing !== undefined || written === durable) return
+      if (written - durable < SYNC_EVERY_BYTES && !progressDue()) return
+      const upTo = written
+      syncing = fh.datasync().then(
+        () => {
+          durable = upTo
+          syncing = undefined
+          report(durable)
+        },
+        (e: unknown) => {
+          syncError ??= e
+          syncing = undefined
+        },
+      )
+    }
     const flush = async (): Promise<void> => {
       if (batchBytes === 0) return
       const buffers = batch
@@ -224,20 +264,16 @@ export function createDiskStore(
       position += batchBytes
       batch = []
       batchBytes = 0
+      lastFlush = Date.now()
       await inFlight
-      inFlight = writeAll(fh, buffers, at)
-      if (opts.onProgress !== undefined && Date.now() - lastProgress >= interval) {
-        await inFlight
-        if (sync) await fh.datasync()
-        lastProgress = Date.now()
-        opts.onProgress(position)
-      }
+      const end = position
+      inFlight = writeAll(fh, buffers, at).then(() => afterWrite(end))
     }
     try {
       for await (const chunk of body) {
         batch.push(chunk)
         batchBytes += chunk.byteLength
-        if (batchBytes >= bufferBytes) await flush()
+        if (batchBytes >= bufferBytes || Date.now() - lastFlush >= FLUSH_MS) await flush()
         if (opts.signal.aborted) break
       }
     } catch {
@@ -246,6 +282,8 @@ export function createDiskStore(
     }
     await flush()
     await inFlight
+    await syncing
+    if (syncError !== undefined) throw storeError('syncing upload data', syncError)
     return { end: position, failed }
   }
 
