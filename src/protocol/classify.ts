@@ -368,11 +368,13 @@ function ietfCreate(head: RequestHead, complete: boolean, options: ClassifyOptio
     metadata = undefined
   }
   const reprDigests = digests(h, H.reprDigest)
+  const wantReprDigest = wantedDigests(h)
   return {
     kind: 'create',
     content,
     deferLength: false,
     complete,
+    ...(wantReprDigest === undefined ? {} : { wantReprDigest }),
     resumable: true,
     ...optionalLength(length),
     ...(metadata === undefined ? {} : { metadata }),
@@ -553,6 +555,27 @@ export function digests(h: HeaderMap, field: string): Digest[] | undefined {
     out.push({ algorithm: algorithm as DigestAlgorithm, value: member.value.value })
   }
   return out.length === 0 ? undefined : out
+}
+
+/**
+ * Want-Repr-Digest (RFC 9530 §4; draft-05 §15.1): a Dictionary of algorithm to preference
+ * (0 = not acceptable, 1..10). The algorithms we implement that the client accepts, most
+ * preferred first; undefined when none (or the field is malformed: it is only a preference).
+ */
+export function wantedDigests(h: HeaderMap): DigestAlgorithm[] | undefined {
+  const raw = h[H.wantReprDigest]
+  if (raw === undefined) return undefined
+  const dict = parseDictionary(raw)
+  if (dict === undefined) return undefined
+  const wanted: [DigestAlgorithm, number][] = []
+  for (const algorithm of DIGEST_ALGORITHMS) {
+    const member = dict.get(algorithm)
+    if (member?.kind === 'item' && member.value.type === 'integer' && member.value.value > 0) {
+      wanted.push([algorithm, member.value.value])
+    }
+  }
+  wanted.sort((a, b) => b[1] - a[1])
+  return wanted.length === 0 ? undefined : wanted.map(([a]) => a)
 }
 
 /** Representation metadata: Content-Type and the filename (draft-13 §4.2.1). */

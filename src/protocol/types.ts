@@ -81,6 +81,8 @@ export interface UploadInfo {
   readonly filename?: string
   /** Repr-Digest values the client announced, verified on completion. */
   readonly reprDigests?: readonly Digest[]
+  /** Want-Repr-Digest: digest algorithms to report on completion, most wanted first. */
+  readonly wantReprDigest?: readonly DigestAlgorithm[]
   /** The final response, for replay to a client that lost it. */
   readonly finalResponse?: StoredResponse
   /** Set when the upload was deactivated (draft-13 §4.4.2: exceeding the length). */
@@ -148,6 +150,7 @@ export interface CreateIntent {
   readonly contentType?: string
   readonly filename?: string
   readonly reprDigests?: readonly Digest[]
+  readonly wantReprDigest?: readonly DigestAlgorithm[]
 }
 
 export interface AppendIntent {

@@ -16,6 +16,7 @@ import {
   formatContentDisposition,
   sanitizeFilename,
 } from '../protocol/codec/content-disposition.ts'
+import { binary, item, serializeDictionary } from '../protocol/codec/structured-fields.ts'
 import {
   H,
   MEDIA_TYPE,
@@ -348,6 +349,7 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
       ...(intent.contentType === undefined ? {} : { contentType: intent.contentType }),
       ...(intent.filename === undefined ? {} : { filename: intent.filename }),
       ...(intent.reprDigests === undefined ? {} : { reprDigests: intent.reprDigests }),
+      ...(intent.wantReprDigest === undefined ? {} : { wantReprDigest: intent.wantReprDigest }),
       ...(dialect.kind === 'tus' ? { completesAtLength: true } : {}),
     }
     await hooks.onUploadCreate?.({ ...ctx, upload: newUpload })
@@ -681,7 +683,8 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
       status: 201,
       headers: dialect.kind === 'tus' ? {} : { [H.location]: location },
     }
-    const reprError = await verifyRepresentation(upload, length)
+    const digests = await representationDigests(upload, length)
+    const reprError = digests.error
     if (reprError !== undefined) {
       target = errorTarget(reprError)
       const failed = await store.update(upload.id, {
@@ -697,6 +700,9 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
       const finished = { ...upload, complete: true, length }
       const result = await hooks.onUploadFinish?.({ ...ctx, upload: finished, url: location })
       if (result !== undefined && result !== null) target = result
+      if (digests.field !== undefined) {
+        target = { ...target, headers: { ...target.headers, [H.reprDigest]: digests.field } }
+      }
     } catch (e) {
       if (!isUploadError(e)) throw e
       // The targeted resource rejected the representation: the upload is complete (no resumption
@@ -731,27 +737,38 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
     }
   }
 
-  /** draft-05 §15 (RFC 9530 Repr-Digest): the whole representation must match its digest. */
-  async function verifyRepresentation(
+  /**
+   * Hashes the complete representation once, when the client sent Repr-Digest (draft-05 §15:
+   * a mismatch fails the upload) or Want-Repr-Digest (draft-05 §15.1: the response SHOULD carry
+   * a Repr-Digest). Returns the failure, or the Repr-Digest field to send.
+   */
+  async function representationDigests(
     upload: UploadInfo,
     length: number,
-  ): Promise<UploadError | undefined> {
-    const expected = upload.reprDigests
-    if (expected === undefined || expected.length === 0 || store.read === undefined)
-      return undefined
-    const hashes = new Map(expected.map((d) => [d.algorithm, createHash(HASH_NAMES[d.algorithm])]))
+  ): Promise<{ error?: UploadError; field?: string }> {
+    const expected = upload.reprDigests ?? []
+    const wanted = upload.wantReprDigest?.[0]
+    if ((expected.length === 0 && wanted === undefined) || store.read === undefined) return {}
+    const algorithms = new Set(expected.map((d) => d.algorithm))
+    if (wanted !== undefined) algorithms.add(wanted)
+    const hashes = new Map([...algorithms].map((a) => [a, createHash(HASH_NAMES[a])]))
     for await (const chunk of store.read(upload.id, { start: 0, end: length })) {
       for (const h of hashes.values()) h.update(chunk)
     }
+    const digests = new Map([...hashes].map(([a, h]) => [a, new Uint8Array(h.digest())]))
     for (const d of expected) {
-      if (!equalBytes(hashes.get(d.algorithm)?.digest(), d.value)) {
-        return new UploadError(
-          'ERR_DIGEST_MISMATCH',
-          `Repr-Digest ${d.algorithm} does not match the uploaded representation`,
-        )
+      if (!equalBytes(digests.get(d.algorithm), d.value)) {
+        return {
+          error: new UploadError(
+            'ERR_DIGEST_MISMATCH',
+            `Repr-Digest ${d.algorithm} does not match the uploaded representation`,
+          ),
+        }
       }
     }
-    return undefined
+    const value = wanted === undefined ? undefined : digests.get(wanted)
+    if (wanted === undefined || value === undefined) return {}
+    return { field: serializeDictionary(new Map([[wanted, item(binary(value))]])) }
   }
 
   // -------------------------------------------------------------------------------------------

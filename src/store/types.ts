@@ -6,6 +6,7 @@
  * expiration, `read` → downloads and Repr-Digest checks.
  */
 import type { MetadataPair } from '../protocol/codec/tus.ts'
+import type { DigestAlgorithm } from '../protocol/constants.ts'
 import type { ConcatState, Digest, StoredResponse, UploadInfo } from '../protocol/types.ts'
 
 /** What the server knows about an upload when it creates it. */
@@ -16,6 +17,7 @@ export interface NewUpload {
   readonly contentType?: string
   readonly filename?: string
   readonly reprDigests?: readonly Digest[]
+  readonly wantReprDigest?: readonly DigestAlgorithm[]
   /** tus semantics: the upload is complete as soon as its offset reaches its length. */
   readonly completesAtLength?: boolean
 }

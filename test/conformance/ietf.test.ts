@@ -679,6 +679,27 @@ for (const kind of ['memory', 'disk'] as const satisfies readonly StoreKind[]) {
       assert.equal(ok.status, 201)
     })
 
+    test('D42: Want-Repr-Digest → the completing response carries Repr-Digest of the representation', async () => {
+      const r = await h.request('POST', '/files/', {
+        headers: { ...ivHeaders(v8, true), 'want-repr-digest': 'sha-512=3, sha-256=10, md5=9' },
+        body: 'hello',
+      })
+      assert.equal(r.status, 201)
+      assert.equal(
+        r.headers['repr-digest'],
+        `sha-256=:${createHash('sha256').update('hello').digest('base64')}:`,
+      )
+      const { path } = await createIncomplete(h, v8, 'hel', { 'want-repr-digest': 'sha-512=1' })
+      const done = await h.request('PATCH', path, {
+        headers: appendHeaders(v8, 3, true),
+        body: 'lo',
+      })
+      assert.equal(
+        done.headers['repr-digest'],
+        `sha-512=:${createHash('sha512').update('hello').digest('base64')}:`,
+      )
+    })
+
     test('bad input: malformed digests → 400 with a reason', async () => {
       for (const value of ['sha-256=abc', 'sha-256=:!!!:', '=', 'sha-256=:YQ==:,']) {
         const r = await h.request('POST', '/files/', {

@@ -61,6 +61,7 @@ interface InfoFile {
   readonly contentType?: string
   readonly filename?: string
   readonly reprDigests?: readonly { algorithm: Digest['algorithm']; value: string }[]
+  readonly wantReprDigest?: readonly Digest['algorithm'][]
   readonly finalResponse?: NonNullable<UploadInfo['finalResponse']>
   readonly invalid?: string
   readonly completesAtLength?: boolean
@@ -398,6 +399,7 @@ export function createDiskStore(
         ...(upload.completesAtLength === undefined
           ? {}
           : { completesAtLength: upload.completesAtLength }),
+        ...(upload.wantReprDigest === undefined ? {} : { wantReprDigest: upload.wantReprDigest }),
         ...(upload.reprDigests === undefined
           ? {}
           : {
