@@ -95,6 +95,17 @@ function ietfLimit(
   }
 }
 
+/** The fields of a draft response that leaves the upload incomplete (creation or append). */
+function ietfIncomplete(f: InteropFeatures, upload: UploadInfo, ctx: RenderContext): Headers {
+  return {
+    ...ietfBase(f),
+    ...completionHeader(f, false),
+    [H.uploadOffset]: String(upload.offset),
+    ...ietfLimit(f, upload, ctx),
+    [H.cacheControl]: 'no-store',
+  }
+}
+
 const TUS_BASE: Headers = { [H.tusResumable]: TUS_VERSION }
 
 function tusExpires(upload: UploadInfo, ctx: RenderContext): Headers {
@@ -165,17 +176,7 @@ export function renderCreated(
     const f = dialect.features
     // draft-13 §4.2.2: MUST include Location and Upload-Limit; 201 RECOMMENDED; SHOULD include
     // Upload-Complete. draft-01..-05 §4 also require Upload-Offset.
-    return {
-      status: 201,
-      headers: {
-        ...ietfBase(f),
-        [H.location]: location,
-        ...completionHeader(f, false),
-        [H.uploadOffset]: String(upload.offset),
-        ...ietfLimit(f, upload, ctx),
-        [H.cacheControl]: 'no-store',
-      },
-    }
+    return { status: 201, headers: { [H.location]: location, ...ietfIncomplete(f, upload, ctx) } }
   }
   // tus 1.0.0 §Creation: 201 with Location; §creation-with-upload: Upload-Offset.
   return {
@@ -199,16 +200,7 @@ export function renderAppended(
     const f = dialect.features
     // draft-01..-05 §6: 201 + completion field + Upload-Offset; draft-06 §4.4.2 on: 2xx with
     // Upload-Complete: ?0. draft-13 §4.1.1: an Upload-Offset sent here MUST be the new offset.
-    return {
-      status: f.incompleteAppendStatus,
-      headers: {
-        ...ietfBase(f),
-        ...completionHeader(f, false),
-        [H.uploadOffset]: String(upload.offset),
-        ...ietfLimit(f, upload, ctx),
-        [H.cacheControl]: 'no-store',
-      },
-    }
+    return { status: f.incompleteAppendStatus, headers: ietfIncomplete(f, upload, ctx) }
   }
   // tus 1.0.0 §PATCH: 204 with the new Upload-Offset.
   return {

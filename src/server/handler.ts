@@ -352,14 +352,7 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
       ...(intent.wantReprDigest === undefined ? {} : { wantReprDigest: intent.wantReprDigest }),
       ...(dialect.kind === 'tus' ? { completesAtLength: true } : {}),
     }
-    await hooks.onUploadCreate?.({ ...ctx, upload: newUpload })
-    const created = await store.create(newUpload)
-    scope.upload = created
-    const location = uploadUrl(req, created.id)
-    logger.info('UploadCreated', {
-      id: created.id,
-      dialect: dialectName(dialect),
-      length: created.length,
+    const { created, location } = await createUpload(req, newUpload, scope, ctx, {
       resumable: plan.resumable,
     })
     return withLock(created.id, req, async (signal) => {
@@ -401,6 +394,27 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
     })
   }
 
+  /** Asks the creation hook, creates the upload and logs it. */
+  async function createUpload(
+    req: HandlerRequest,
+    newUpload: NewUpload,
+    scope: Scope,
+    ctx: RequestContext,
+    attrs: Record<string, unknown>,
+  ): Promise<{ created: UploadInfo; location: string }> {
+    await hooks.onUploadCreate?.({ ...ctx, upload: newUpload })
+    const created = await store.create(newUpload)
+    scope.upload = created
+    logger.info('UploadCreated', {
+      id: created.id,
+      dialect: dialectName(scope.dialect),
+      length: created.length,
+      concat: created.concat?.kind,
+      ...attrs,
+    })
+    return { created, location: uploadUrl(req, created.id) }
+  }
+
   async function createFinal(
     req: HandlerRequest,
     intent: CreateIntent,
@@ -426,14 +440,7 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
       ...(planned.length === undefined ? {} : { length: planned.length }),
       ...(intent.metadata === undefined ? {} : { metadata: intent.metadata }),
     }
-    await hooks.onUploadCreate?.({ ...ctx, upload: newUpload })
-    const created = await store.create(newUpload)
-    scope.upload = created
-    const location = uploadUrl(req, created.id)
-    logger.info('UploadCreated', {
-      id: created.id,
-      dialect: 'tus',
-      concat: 'final',
+    const { created, location } = await createUpload(req, newUpload, scope, ctx, {
       parts: ids.length,
     })
     return withLock(created.id, req, async () => {
