@@ -30,6 +30,32 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-floating-promises': 'off' },
   },
   {
+    // ferry check tests any server, Ferry included: it may use header constants and field codecs,
+    // never the server's rules, or it would test Ferry's logic against itself.
+    files: ['src/check/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            '**/protocol/classify*',
+            '**/protocol/rules*',
+            '**/protocol/render*',
+            '**/protocol/ietf-versions*',
+            '**/protocol/errors*',
+            '**/protocol/index*',
+            '**/server/**',
+            '**/store/**',
+            '**/stores/**',
+            '**/lock/**',
+            '**/adapters/**',
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The protocol core is pure: no I/O, clock, randomness or node:* imports (tests excepted).
     files: ['src/protocol/**/*.ts'],
     ignores: ['**/*.test.ts'],

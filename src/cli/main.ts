@@ -2,6 +2,7 @@
  * @module The `ferry` command line: argument parsing and wiring only.
  */
 import { readFileSync } from 'node:fs'
+import { checkCommand } from './check.ts'
 import { serveCommand } from './serve.ts'
 
 const VERSION = (() => {
@@ -21,6 +22,7 @@ const HELP = `ferry ${VERSION} — resumable uploads over HTTP (tus 1.0.0 and th
 
 Usage:
   ferry serve [options]     run the upload server (ferry serve --help for its options)
+  ferry check <endpoint>    check any upload server for conformance (ferry check --help)
   ferry --version           print the version
   ferry --help              print this help
 
@@ -33,6 +35,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   switch (command) {
     case 'serve':
       return serveCommand(rest)
+    case 'check':
+      return checkCommand(rest)
     case '--version':
     case '-v':
       process.stdout.write(`${VERSION}\n`)
