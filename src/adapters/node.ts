@@ -453,6 +453,9 @@ export function createNodeServer(options: NodeServerOptions): NodeServer {
   })
   if (options.tls !== undefined) {
     server.on('secureConnection', (socket: TLSSocket) => {
+      // Small responses must not wait for the peer's delayed ACK (Nagle): node:http sets this
+      // for plain sockets, not for HTTP/1.1 behind the TLS server of node:http2.
+      socket.setNoDelay(true)
       if (socket.alpnProtocol !== 'h2') armIdle(socket)
     })
   }

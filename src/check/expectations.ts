@@ -4,6 +4,8 @@
  * that `ferry check` does not test Ferry's reading of the drafts against itself.
  */
 
+import { parseBooleanField } from '../protocol/codec/structured-fields.ts'
+
 export const INTEROP_VERSIONS = [3, 4, 5, 6, 7, 8, 9, 10] as const
 
 /** The newest draft revision of each interop version: the text the checks cite. */
@@ -31,6 +33,9 @@ export type Topic =
   | 'offset'
   | 'completion'
   | 'length'
+  | 'digests'
+  | 'redirect'
+  | 'security'
 
 /** Section numbers per draft layout: -01..-05, -06..-08, -09..-13. */
 const SECTIONS: Record<'early' | 'i7' | 'late', Record<Topic, string>> = {
@@ -47,6 +52,10 @@ const SECTIONS: Record<'early' | 'i7' | 'late', Record<Topic, string>> = {
     offset: '8.1',
     completion: '8.2',
     length: '8.4',
+    // -05 numbering; -01..-04 are patched in cite().
+    digests: '15',
+    redirect: '12',
+    security: '18',
   },
   i7: {
     creation: '4.2.2',
@@ -61,6 +70,10 @@ const SECTIONS: Record<'early' | 'i7' | 'late', Record<Topic, string>> = {
     offset: '4.1.1',
     completion: '4.1.2',
     length: '4.1.3',
+    digests: '9',
+    // -06..-08 state the 301/302 rule inside §4.3.2 (HEAD) and §4.5.2 (DELETE).
+    redirect: '4.3.2',
+    security: '12',
   },
   late: {
     creation: '4.2.2',
@@ -75,6 +88,10 @@ const SECTIONS: Record<'early' | 'i7' | 'late', Record<Topic, string>> = {
     offset: '4.1.1',
     completion: '4.1.2',
     length: '4.1.3',
+    // -09..-11 §10; -12 removed the section (the checks using it stop at interop 8).
+    digests: '10',
+    redirect: '4.3.2',
+    security: '13',
   },
 }
 
@@ -87,6 +104,9 @@ export function cite(interop: number, topic: Topic): string {
   if (interop === 3 && topic === 'offset') section = '9.1'
   if (interop === 3 && topic === 'completion') section = '9.2'
   if (interop === 6 && topic === 'completion') section = '8.3'
+  // draft-01 §10 Redirection, §11 Security; -02/-03 §9 and §10.
+  if (topic === 'redirect' && interop <= 5) section = interop === 3 ? '10' : '9'
+  if (topic === 'security' && interop <= 5) section = interop === 3 ? '11' : '10'
   const where = section.startsWith('Appendix') ? section : `§${section}`
   return `draft-${draft} ${where} (interop ${interop})`
 }
@@ -118,8 +138,72 @@ export interface DraftExpectations {
   readonly retrievalLengthRequired: boolean
   /** Offset-retrieval responses MUST carry the completion field (-01..-12). */
   readonly retrievalCompletionRequired: boolean
-  /** A 409 MUST carry Upload-Complete: ?0 (-12 on). */
+  /**
+   * A 409 MUST carry the completion field false: -06..-09 ("any response" to a request that did
+   * not complete the upload) and -12 on. -10/-11 dropped the blanket rule, so interop 8 (-09..-11)
+   * is only `incompleteMarked: 'should'`.
+   */
   readonly conflictCompletion: boolean
+  /**
+   * A response to an append that does not complete the upload carries the completion field false:
+   * -01 MUST (Upload-Incomplete: ?1 on the 201); -02..-05 say "true" for the 201 (an erratum), so
+   * nothing is checked; -06..-08 MUST ("any response, successful or not"); -09 MUST but -10/-11 only
+   * describe it, -12/-13 SHOULD include Upload-Complete.
+   */
+  readonly incompleteMarked: 'must' | 'should' | 'none'
+  /** Statuses of a creation with "more follows" that succeeded: 201 (MUST) up to -05. */
+  readonly incompleteCreationStatuses: readonly number[] | 'any-2xx'
+  /**
+   * Creation and append responses MUST carry Upload-Offset while the upload is active, success or
+   * failure, equal to the end offset (-01..-05 §4, §6).
+   */
+  readonly responseOffsetRequired: boolean
+  /** A 2xx `?0` append's Upload-Offset, if sent, MUST be offset + content length (-13 §4.1.1). */
+  readonly appendOffsetExact: boolean
+  /** The offset of a 409 MUST be accepted by the next append (-13 §4.6; -12 only for HEAD). */
+  readonly conflictOffsetAccepted: boolean
+  /**
+   * A completing creation response carries Upload-Complete: ?1: -12 SHOULD include the field,
+   * -13 MUST NOT send a 2xx with ?0 or without it. -01..-05 only forbid the "incomplete" value.
+   */
+  readonly completingCreationMarked: 'must' | 'should' | 'none'
+  /** A PATCH without the completion field: -01 completes, -02..-05 do not, -06 on invalid. */
+  readonly missingCompletion: 'complete' | 'incomplete' | 'invalid'
+  /**
+   * An append to a completed upload: -04/-05 MUST 400; -06..-11 MUST reject; -12/-13 may replay the
+   * final response instead. -01..-03 say nothing.
+   */
+  readonly completedAppend: 'none' | 'reject-400' | 'reject' | 'reject-or-replay'
+  /** Exceeding a recorded length is rejected with exactly 400 (-05) or any rejection (-06 on). */
+  readonly pastLengthStatus: 400 | '4xx' | 'none'
+  /** Upload-Length on an append request (-06 on; -05 defines it for creation only). */
+  readonly appendUploadLength: boolean
+  /** A `?1` request's actual (e.g. chunked) content length fixes the length (-12 on). */
+  readonly actualLengthIndicates: boolean
+  /** Upload-Limit on the `?0` creation response: -06..-08 SHOULD, -09 on MUST (when limits exist). */
+  readonly creationLimit: 'must' | 'should' | 'none'
+  /** DELETE statuses: exactly 204 up to -08 (-01..-05 also 405 when unsupported), then any 2xx. */
+  readonly cancellationStatuses: readonly number[] | 'any-2xx'
+  /** An unknown or inactive upload: MUST 404 (-01..-05); later unspecified (404 or 410 expected). */
+  readonly inactiveStatuses: readonly number[]
+  readonly inactiveLevel: 'must' | 'should'
+  /** Status codes HEAD and DELETE must not use (303 added in -12). */
+  readonly redirectCodes: readonly number[]
+  /** Progress 104s on appends: MAY (-03..-08), SHOULD (-09 on). */
+  readonly progressLevel: 'should' | 'may' | 'none'
+  /** The 100 (Continue) must not be omitted because of a 104 (-10 §5 on). */
+  readonly continueRequired: boolean
+  /** Integrity digests section (Repr-Digest, Content-Digest, Want-Repr-Digest): -04..-11. */
+  readonly digests: boolean
+  /** Accept-Patch listing application/partial-upload on OPTIONS: -10/-11 MUST, -09 none. */
+  readonly acceptPatch: boolean
+  /** Problem types exist (-04 on); inconsistent-upload-length from -06. */
+  readonly problemTypes: boolean
+  readonly inconsistentLengthProblem: boolean
+  /** The 104 and the final `?0` creation response carry string-identical Locations (-10 on). */
+  readonly identicalLocation: boolean
+  /** Upload-Limit exists (-04 on). */
+  readonly uploadLimit: boolean
   /** Every 2xx to a ?1 request MUST carry Upload-Complete: ?1 (-13; -06 on for appends). */
   readonly completingResponseMarked: boolean
   /** OPTIONS MUST carry Upload-Limit (-05 on; -10/-11 only SHOULD, with Accept-Patch MUST). */
@@ -158,7 +242,32 @@ export function expectations(interop: number): DraftExpectations {
     uploadLength: v >= 6,
     retrievalLengthRequired: v >= 6 && v <= 9,
     retrievalCompletionRequired: v <= 9,
-    conflictCompletion: v >= 9,
+    conflictCompletion: v === 7 || v >= 9,
+    incompleteMarked: v === 3 || v === 7 ? 'must' : v >= 8 ? 'should' : 'none',
+    incompleteCreationStatuses: v <= 6 ? [201] : 'any-2xx',
+    responseOffsetRequired: v <= 6,
+    appendOffsetExact: v >= 10,
+    conflictOffsetAccepted: v >= 10,
+    completingCreationMarked: v >= 10 ? 'must' : v === 9 ? 'should' : 'none',
+    missingCompletion: v === 3 ? 'complete' : v <= 6 ? 'incomplete' : 'invalid',
+    completedAppend:
+      v <= 5 ? 'none' : v === 6 ? 'reject-400' : v <= 8 ? 'reject' : 'reject-or-replay',
+    pastLengthStatus: v <= 5 ? 'none' : v === 6 ? 400 : '4xx',
+    appendUploadLength: v >= 7,
+    actualLengthIndicates: v >= 9,
+    creationLimit: v >= 8 ? 'must' : v === 7 ? 'should' : 'none',
+    cancellationStatuses: v <= 6 ? [204, 405] : v === 7 ? [204] : 'any-2xx',
+    inactiveStatuses: v <= 6 ? [404] : [404, 410],
+    inactiveLevel: v <= 6 ? 'must' : 'should',
+    redirectCodes: v >= 9 ? [301, 302, 303] : [301, 302],
+    progressLevel: v >= 8 ? 'should' : v >= 5 ? 'may' : 'none',
+    continueRequired: v >= 8,
+    digests: v >= 6 && v <= 8,
+    acceptPatch: v === 8,
+    problemTypes: v >= 6,
+    inconsistentLengthProblem: v >= 7,
+    identicalLocation: v >= 8,
+    uploadLimit: v >= 6,
     completingResponseMarked: v >= 7,
     optionsLimit: v <= 5 ? 'none' : v === 8 ? 'should' : 'must',
     getRetrieval: v >= 9,
@@ -180,7 +289,8 @@ export function isMarkedComplete(
   headers: Record<string, string>,
 ): boolean | undefined {
   const field = interop === 3 ? headers['upload-incomplete'] : headers['upload-complete']
-  const value = field === '?1' ? true : field === '?0' ? false : undefined
+  // An sf-boolean, parameters allowed (RFC 9651 §3.3.6); anything else is no field at all.
+  const value = parseBooleanField(field)
   if (value === undefined) return undefined
   return interop === 3 ? !value : value
 }

@@ -73,7 +73,7 @@ function skipReason(p: Planned, d: Discovery): string | undefined {
     if (p.def.extension !== undefined && !d.tus.extensions.has(p.def.extension)) {
       return `extension "${p.def.extension}" is not advertised in Tus-Extension`
     }
-  } else {
+  } else if (p.def.anyServer !== true) {
     const support = d.ietf.get(p.interop)
     if (support === undefined || !support.supported)
       return support?.reason ?? `interop ${p.interop} was not probed`

@@ -68,6 +68,11 @@ export interface CheckDefinition {
   readonly skipUnless?: (discovery: Discovery, interop: number) => string | undefined
   /** Needs HTTP/2 (skipped when the server does not offer it). */
   readonly http2?: boolean
+  /**
+   * IETF: runs even when the server supports none of the interop versions (e.g. "never a 104
+   * without a supported version" holds for every server).
+   */
+  readonly anyServer?: boolean
   run(ctx: CheckContext): Promise<void>
 }
 

@@ -3,6 +3,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { checkCommand } from './check.ts'
+import { proxyCommand } from './proxy.ts'
 import { serveCommand } from './serve.ts'
 
 const VERSION = (() => {
@@ -23,6 +24,7 @@ const HELP = `ferry ${VERSION} — resumable uploads over HTTP (tus 1.0.0 and th
 Usage:
   ferry serve [options]     run the upload server (ferry serve --help for its options)
   ferry check <endpoint>    check any upload server for conformance (ferry check --help)
+  ferry proxy [options]     a fault proxy: cut, throttle, delay connections (ferry proxy --help)
   ferry --version           print the version
   ferry --help              print this help
 
@@ -37,6 +39,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return serveCommand(rest)
     case 'check':
       return checkCommand(rest)
+    case 'proxy':
+      return proxyCommand(rest)
     case '--version':
     case '-v':
       process.stdout.write(`${VERSION}\n`)

@@ -48,6 +48,12 @@ export interface InteropFeatures {
   readonly invalidateOnExcessLength: boolean
   /** GET on the upload resource is an offset retrieval (draft-12 on); before, GET downloads. */
   readonly getRetrievesOffset: boolean
+  /**
+   * What the completion field says on an error response. Up to draft-11 it states whether the
+   * upload is complete (draft-05 §8.3, draft-06 §4.1.2); draft-12 §4.1.2 redefines it on
+   * responses as "from the targeted resource", so protocol errors say ?0.
+   */
+  readonly errorCompletion: 'upload-state' | 'false'
 }
 
 const IV3: InteropFeatures = {
@@ -64,6 +70,7 @@ const IV3: InteropFeatures = {
   completedAppend: 'reject',
   invalidateOnExcessLength: false,
   getRetrievesOffset: false,
+  errorCompletion: 'upload-state',
 }
 
 const IV4: InteropFeatures = {
@@ -113,6 +120,7 @@ const IV9: InteropFeatures = {
   drafts: '-12',
   completedAppend: 'replay',
   getRetrievesOffset: true,
+  errorCompletion: 'false',
 }
 
 const IV10: InteropFeatures = { ...IV9, version: 10, drafts: '-13' }

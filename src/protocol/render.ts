@@ -317,7 +317,10 @@ export function renderError(
   if (dialect.kind === 'ietf') {
     const f = dialect.features
     Object.assign(headers, ietfBase(f))
-    if (subject !== 'other') Object.assign(headers, completionHeader(f, false))
+    if (subject !== 'other') {
+      const complete = f.errorCompletion === 'upload-state' && upload?.complete === true
+      Object.assign(headers, completionHeader(f, complete))
+    }
     if (d.limitViolation === true) Object.assign(headers, ietfLimit(f, upload, ctx))
     headers[H.contentType] = MEDIA_TYPE.problemJson
     return { status: error.status, headers, body: problemBody(error, f) }

@@ -58,6 +58,7 @@ import type {
   RequestHead,
   ResponseHead,
   StoredResponse,
+  Target,
   UploadInfo,
 } from '../protocol/types.ts'
 import type { NewUpload } from '../store/types.ts'
@@ -164,10 +165,11 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
     }
     let response: HandlerResponse
     let intentKind = 'unknown'
+    let target: Target | undefined
     try {
       if (shuttingDown)
         throw new UploadError('ERR_SHUTTING_DOWN', undefined, { details: { retryAfterSeconds: 5 } })
-      const target = resolveTarget(path, options.basePath)
+      target = resolveTarget(path, options.basePath)
       if (target === undefined) throw new UploadError('ERR_NOT_FOUND')
       const classified = classify(head, scope.dialect, target, options)
       const intent = classified.intent
@@ -183,7 +185,7 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
         response = await dispatch(req, intent, scope, ctx)
       }
     } catch (e) {
-      response = errorResponse(e, scope, req)
+      response = await errorResponse(e, scope, req, target)
     }
     response = applyCors(response, req.headers, options.cors)
     logger.debug('ResponseOutgoing', {
@@ -207,7 +209,12 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
     }
   }
 
-  function errorResponse(e: unknown, scope: Scope, req: HandlerRequest): HandlerResponse {
+  async function errorResponse(
+    e: unknown,
+    scope: Scope,
+    req: HandlerRequest,
+    target: Target | undefined,
+  ): Promise<HandlerResponse> {
     let error: UploadError
     if (isUploadError(e)) {
       error = e
@@ -220,6 +227,22 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
     }
     if (error.status >= 500 && isUploadError(e)) {
       logger.warn('RequestFailed', { code: error.code, error: describe(error.cause ?? error) })
+    }
+    if (
+      scope.dialect.kind === 'ietf' &&
+      error.details.uploadOffset === undefined &&
+      error.status >= 400 &&
+      error.status < 500 &&
+      error.status !== 404 &&
+      target?.kind === 'upload'
+    ) {
+      // draft-01..-05 §6: a response to a request for an active upload MUST carry Upload-Offset,
+      // failures included; the request may have been rejected before the upload was loaded.
+      scope.upload ??= await store.get(target.id).catch(() => undefined)
+      const upload = scope.upload
+      if (upload !== undefined && !upload.complete && upload.invalid === undefined) {
+        error = error.withDetails({ uploadOffset: upload.offset })
+      }
     }
     return renderError(scope.dialect, error, scope.subject, renderContext(), scope.upload)
   }

@@ -309,6 +309,26 @@ for (const kind of ['memory', 'disk'] as const satisfies readonly StoreKind[]) {
         assert.equal(head.headers['upload-offset'], '3', 'the completed upload is unchanged')
       })
 
+      test('a rejected append to an active upload carries its Upload-Offset (draft-01..-05 §6 MUST)', async () => {
+        const { path } = await createIncomplete(h, v, 'abc')
+        const noOffset = appendHeaders(v, 3, false)
+        delete noOffset['upload-offset']
+        const bad = await h.request('PATCH', path, { headers: noOffset, body: 'x' })
+        assert.equal(bad.status, 400)
+        assert.equal(bad.headers['upload-offset'], '3')
+        const done = await h.request('POST', '/files/', {
+          headers: ivHeaders(v, true),
+          body: 'abc',
+        })
+        const completed = await h.request('PATCH', h.path(done.interim[0]?.headers.location), {
+          headers: appendHeaders(v, 3, false),
+          body: 'x',
+        })
+        // Up to draft-11 the completion field states the upload's state; from -12 a protocol
+        // error says ?0 (draft-12 §4.1.2).
+        assert.equal(completed.headers[v.field], v.iv <= 8 ? v.yes : v.no)
+      })
+
       test('creation carrying a non-zero Upload-Offset → 400, no upload (D45)', async () => {
         const r = await h.request('POST', '/files/', {
           headers: { ...ivHeaders(v, false), 'upload-offset': '5' },

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
-import { type FaultProxy, startFaultProxy } from './fault-proxy.ts'
+import {
+  type FaultProxy,
+  type FaultProxyCut,
+  seededRandom,
+  startFaultProxy,
+} from './fault-proxy.ts'
 
 /** What the target saw on one connection. */
 interface Received {
@@ -171,6 +176,111 @@ describe('fault proxy', () => {
     // 200 kB at 400 kB/s takes at least ~0.5 s; unthrottled loopback takes a few ms. Only a
     // lower bound is asserted (with a generous margin): throttling can only make it slower.
     assert.ok(r.ms >= ((payload.length / rate) * 1000) / 2, `took only ${r.ms.toFixed(0)} ms`)
+  })
+
+  test('cutRandom cuts at a byte in [min, max]; the same seed cuts at the same bytes', async () => {
+    const payload = randomBytes(64 * 1024)
+    const run = async (seed: number): Promise<{ points: number[]; seen: number[] }> => {
+      const events: FaultProxyCut[] = []
+      const p = await proxy({
+        cutRandom: { min: 1000, max: 50_000 },
+        seed,
+        cuts: 3,
+        onCut: (c) => events.push(c),
+      })
+      assert.equal(p.seed, seed)
+      const seen: number[] = []
+      for (let i = 0; i < 4; i++) {
+        const before = target.received.length
+        const r = await exchange(p.port, payload)
+        const received = await target.received[before]!
+        seen.push(received.bytes.length)
+        if (i < 3) {
+          assert.equal(r.error?.code, 'ECONNRESET', `connection ${i + 1} is cut`)
+          assert.deepEqual(received.bytes, payload.subarray(0, received.bytes.length))
+        } else {
+          assert.equal(r.error, undefined, 'the fourth connection passes: cuts is 3')
+          assert.equal(received.bytes.length, payload.length)
+        }
+      }
+      assert.deepEqual(
+        events.map((e) => [e.connection, e.cut, e.bytes]),
+        p.stats.cutPoints.map((b, i) => [i + 1, i + 1, b]),
+      )
+      return { points: [...p.stats.cutPoints], seen }
+    }
+    const a = await run(42)
+    const b = await run(42)
+    const c = await run(7)
+    assert.equal(a.points.length, 3)
+    for (const point of [...a.points, ...c.points]) assert.ok(point >= 1000 && point <= 50_000)
+    assert.deepEqual(a.points, a.seen.slice(0, 3), 'the target got exactly the cut points')
+    assert.deepEqual(a.points, b.points, 'same seed, same cuts')
+    assert.notDeepEqual(a.points, c.points, 'another seed, other cuts')
+    // The draws are the documented generator's: a reproduction needs only the seed.
+    const next = seededRandom(42)
+    assert.deepEqual(
+      a.points,
+      [0, 1, 2].map(() => 1000 + Math.floor(next() * 49_001)),
+    )
+  })
+
+  test('a random seed is chosen and reported when none is given', async () => {
+    const p = await proxy({ cutRandom: { min: 10, max: 20 } })
+    assert.ok(Number.isInteger(p.seed))
+    const plain = await proxy({})
+    assert.equal(plain.seed, undefined)
+  })
+
+  test('bad options are rejected', async () => {
+    const target = { host: '127.0.0.1', port: 1 }
+    await assert.rejects(
+      startFaultProxy({ target, cutAfterBytes: 5, cutRandom: { min: 1, max: 2 } }),
+      /exclude each other/,
+    )
+    await assert.rejects(startFaultProxy({ target, cutRandom: { min: 5, max: 2 } }), /min <= max/)
+    await assert.rejects(startFaultProxy({ target, bytesPerSecond: 0 }), /positive/)
+    await assert.rejects(startFaultProxy({ target, latencyMs: -1 }), /negative/)
+  })
+
+  test('downstreamBytesPerSecond slows the downstream direction only', async () => {
+    const rate = 400_000
+    const p = await proxy({ downstreamBytesPerSecond: rate })
+    const payload = randomBytes(200_000)
+    const r = await exchange(p.port, payload)
+    assert.equal(r.error, undefined)
+    assert.equal(sha256(r.reply), sha256(payload))
+    assert.ok(r.ms >= ((payload.length / rate) * 1000) / 2, `took only ${r.ms.toFixed(0)} ms`)
+  })
+
+  test('latencyMs delays each direction without dividing the throughput', async () => {
+    const latency = 100
+    const p = await proxy({ latencyMs: latency })
+    const small = await exchange(p.port, Buffer.from('ping'))
+    assert.equal(small.reply.toString(), 'ping')
+    // There and back: at least two one-way delays.
+    assert.ok(small.ms >= 2 * latency - 5, `round trip took only ${small.ms.toFixed(0)} ms`)
+    // 8 MB through a 100 ms latency: chunks overlap in flight, so this takes about the round
+    // trip, not (chunks × latency) — which would be tens of seconds.
+    const payload = randomBytes(8 * 1024 * 1024)
+    const big = await exchange(p.port, payload)
+    assert.equal(sha256(big.reply), sha256(payload))
+    assert.ok(big.ms < 5000, `8 MB took ${big.ms.toFixed(0)} ms`)
+  })
+
+  test('stats.active counts open connections', async () => {
+    const p = await proxy({})
+    const socket = net.connect(p.port, '127.0.0.1')
+    socket.on('error', () => {})
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+    socket.write('hello')
+    await new Promise<void>((resolve) => socket.once('data', () => resolve()))
+    assert.equal(p.stats.active, 1)
+    socket.end()
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()))
+    for (let i = 0; i < 50 && p.stats.active > 0; i++) await new Promise((r) => setTimeout(r, 10))
+    assert.equal(p.stats.active, 0)
+    assert.equal(p.stats.connections, 1)
   })
 
   test('close() destroys live connections', async () => {
