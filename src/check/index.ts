@@ -7,6 +7,6 @@
  * process.stdout.write(formatText(report))
  */
 export { ALL_CHECKS } from './checks/index.ts'
-export { formatResult, formatText, summaryLine } from './report.ts'
+export { formatHeader, formatResult, formatText, summaryLine } from './report.ts'
 export { type RunOptions, runChecks } from './runner.ts'
 export type * from './types.ts'

@@ -21,14 +21,21 @@ export function formatResult(r: CheckResult, verbose = false): string {
   return line
 }
 
+/** The lines that open a report: the endpoint and what discovery found. */
+export function formatHeader(endpoint: string, discovery: Report['discovery']): string {
+  return [
+    `ferry check ${endpoint}`,
+    `  tus: ${discovery.tus}`,
+    `  IETF draft: ${discovery.ietf}`,
+    `  HTTP/2: ${discovery.http2 ? 'offered' : 'not offered'}`,
+    '',
+  ].join('\n')
+}
+
 /** The whole report as text. */
 export function formatText(report: Report, verbose = false): string {
   const lines = [
-    `ferry check ${report.endpoint}`,
-    `  tus: ${report.discovery.tus}`,
-    `  IETF draft: ${report.discovery.ietf}`,
-    `  HTTP/2: ${report.discovery.http2 ? 'offered' : 'not offered'}`,
-    '',
+    formatHeader(report.endpoint, report.discovery),
     ...report.results.map((r) => formatResult(r, verbose)),
     '',
     summaryLine(report),
@@ -49,7 +56,9 @@ export function summaryLine(report: Report): string {
     else g.pass++
     groups.set(key, g)
   }
+  const order = (k: string): number => (k.startsWith('tus') ? 0 : Number(k.split(' ')[1]))
   const per = [...groups]
+    .sort(([a], [b]) => order(a) - order(b))
     .map(([k, g]) => `${k} ${g.fail === 0 ? 'ok' : `${g.fail} failed`}`)
     .join(', ')
   const verdict = report.ok ? 'every MUST holds' : 'a MUST is broken'

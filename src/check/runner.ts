@@ -30,6 +30,8 @@ export interface RunOptions extends CheckOptions {
   readonly h2c?: boolean
   /** The checks to run (default: all of them). */
   readonly checks?: readonly CheckDefinition[]
+  /** Called once discovery is done (progress output). */
+  readonly onDiscovery?: (discovery: Report['discovery']) => void
   /** Called after each check (progress output). */
   readonly onResult?: (result: CheckResult) => void
 }
@@ -82,6 +84,10 @@ function skipReason(p: Planned, d: Discovery): string | undefined {
   return p.def.skipUnless?.(d, p.interop)
 }
 
+function isRefused(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'ECONNREFUSED'
+}
+
 /** Runs `ferry check` against an endpoint and returns the report. */
 export async function runChecks(endpoint: string | URL, options: RunOptions): Promise<Report> {
   const base = new URL(String(endpoint))
@@ -92,7 +98,25 @@ export async function runChecks(endpoint: string | URL, options: RunOptions): Pr
     ...options,
     interop: options.protocol === 'tus' ? [] : versions,
   })
+  const supported = [...discovery.ietf].filter(([, s]) => s.supported).map(([v]) => v)
+  const found: Report['discovery'] = {
+    tus:
+      discovery.tus === undefined
+        ? 'not offered'
+        : `1.0.0 (${[...discovery.tus.extensions].join(', ') || 'no extensions'})`,
+    ietf:
+      options.protocol === 'tus'
+        ? 'not checked'
+        : supported.length === 0
+          ? 'not offered'
+          : `interop ${supported.join(', ')}`,
+    http2: discovery.http2,
+  }
+  options.onDiscovery?.(found)
   const results: CheckResult[] = []
+  /** Set once the server stops accepting connections: the id of the check where it happened. */
+  let downAfter: string | undefined
+  let previous: string | undefined
   for (const p of plan(options.checks ?? ALL_CHECKS, options)) {
     const started = performance.now()
     const common = {
@@ -102,7 +126,10 @@ export async function runChecks(endpoint: string | URL, options: RunOptions): Pr
       level: p.def.level,
       ...(p.def.protocol === 'ietf' ? { interop: p.interop } : {}),
     }
-    const reason = skipReason(p, discovery)
+    const reason =
+      downAfter === undefined
+        ? skipReason(p, discovery)
+        : `the server stopped accepting connections during or after ${downAfter}`
     let result: CheckResult
     if (reason !== undefined) {
       result = { ...common, status: 'SKIP', reason, ms: 0 }
@@ -129,7 +156,17 @@ export async function runChecks(endpoint: string | URL, options: RunOptions): Pr
       } catch (e) {
         const ms = performance.now() - started
         if (e instanceof CheckSkip) result = { ...common, status: 'SKIP', reason: e.message, ms }
-        else {
+        else if (isRefused(e)) {
+          // The server went away (it crashed?): say so once, and skip what cannot run any more.
+          downAfter = previous === undefined ? p.id : `${previous} or ${p.id}`
+          result = {
+            ...common,
+            status: 'FAIL',
+            reason: `the server stopped accepting connections (did it crash during or after ${downAfter}?)`,
+            trace,
+            ms,
+          }
+        } else {
           const message =
             e instanceof CheckFailure
               ? e.message
@@ -143,26 +180,14 @@ export async function runChecks(endpoint: string | URL, options: RunOptions): Pr
     }
     results.push(result)
     options.onResult?.(result)
+    if (result.status !== 'SKIP') previous = p.id
   }
   const summary: Record<Status, number> = { PASS: 0, FAIL: 0, WARN: 0, SKIP: 0 }
   for (const r of results) summary[r.status]++
-  const supported = [...discovery.ietf].filter(([, s]) => s.supported).map(([v]) => v)
   return {
     endpoint: base.href,
     startedAt,
-    discovery: {
-      tus:
-        discovery.tus === undefined
-          ? 'not offered'
-          : `1.0.0 (${[...discovery.tus.extensions].join(', ') || 'no extensions'})`,
-      ietf:
-        options.protocol === 'tus'
-          ? 'not checked'
-          : supported.length === 0
-            ? 'not offered'
-            : `interop ${supported.join(', ')}`,
-      http2: discovery.http2,
-    },
+    discovery: found,
     results,
     summary,
     ok: summary.FAIL === 0,

@@ -3,7 +3,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { formatResult, formatText, summaryLine } from '../check/report.ts'
+import { formatHeader, formatResult, summaryLine } from '../check/report.ts'
 import { runChecks } from '../check/runner.ts'
 import { parseDuration } from './units.ts'
 
@@ -61,6 +61,9 @@ export async function checkCommand(argv: readonly string[]): Promise<number> {
     ...(json
       ? {}
       : {
+          onDiscovery: (d) => {
+            process.stdout.write(`${formatHeader(endpoint.href, d)}\n`)
+          },
           onResult: (r) => {
             process.stdout.write(`${formatResult(r, verbose)}\n`)
           },
@@ -122,5 +125,3 @@ function parse(argv: readonly string[]) {
     },
   }
 }
-
-export { formatText }
