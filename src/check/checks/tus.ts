@@ -17,7 +17,7 @@ import {
   tusInteger,
 } from '../expect.ts'
 import type { RawResponse } from '../raw-http.ts'
-import type { CheckContext, CheckDefinition } from '../types.ts'
+import type { CheckContext, CheckDefinition, Discovery } from '../types.ts'
 import { bytes, OFFSET_STREAM, TUS, tusCreate, tusOffset, tusPatch } from './common.ts'
 import {
   createdUrl,
@@ -42,6 +42,10 @@ import {
 const GONE = [404, 410, 403] as const
 /** Statuses the spec allows for an upload that was removed (§Expiration, §Termination). */
 const REMOVED = [404, 410] as const
+
+/** Checks of other extensions make their uploads with `creation`. */
+const needsCreation = (d: Discovery): string | undefined =>
+  d.tus?.extensions.has('creation') === true ? undefined : 'needs creation to make an upload'
 
 /** A URL that names no upload: next to a fresh upload when creation is offered. */
 async function unknownUrl(ctx: CheckContext): Promise<URL> {
@@ -503,8 +507,7 @@ export const TUS_CHECKS: readonly CheckDefinition[] = [
     protocol: 'tus',
     level: 'MUST',
     extension: 'termination',
-    skipUnless: (d) =>
-      d.tus?.extensions.has('creation') === true ? undefined : 'needs creation to make an upload',
+    skipUnless: needsCreation,
     async run(ctx) {
       const url = await tusUpload(ctx, 20, 5)
       const r = await ctx.client.send('POST', url, {
@@ -1027,8 +1030,7 @@ export const TUS_CHECKS: readonly CheckDefinition[] = [
     protocol: 'tus',
     level: 'MUST',
     extension: 'termination',
-    skipUnless: (d) =>
-      d.tus?.extensions.has('creation') === true ? undefined : 'needs creation to make an upload',
+    skipUnless: needsCreation,
     async run(ctx) {
       const url = await tusUpload(ctx, 100, 10)
       const r = await ctx.client.send('DELETE', url, {
@@ -1043,8 +1045,7 @@ export const TUS_CHECKS: readonly CheckDefinition[] = [
     protocol: 'tus',
     level: 'MUST',
     extension: 'termination',
-    skipUnless: (d) =>
-      d.tus?.extensions.has('creation') === true ? undefined : 'needs creation to make an upload',
+    skipUnless: needsCreation,
     async run(ctx) {
       const url = await tusUpload(ctx, 10, 10)
       const r = await ctx.client.send('DELETE', url, {
@@ -1059,8 +1060,7 @@ export const TUS_CHECKS: readonly CheckDefinition[] = [
     protocol: 'tus',
     level: 'SHOULD',
     extension: 'termination',
-    skipUnless: (d) =>
-      d.tus?.extensions.has('creation') === true ? undefined : 'needs creation to make an upload',
+    skipUnless: needsCreation,
     async run(ctx) {
       const url = await tusUpload(ctx, 100, 10)
       const r = await ctx.client.send('DELETE', url, {
