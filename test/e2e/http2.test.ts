@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import http2, { type IncomingHttpHeaders } from 'node:http2'
 import { after, before, describe, test } from 'node:test'
+import { writeOrReset } from '../../src/check/h2.ts'
 import { type RunningServer, selfSignedCertificate, startServer } from '../support/servers.ts'
 
 const KiB = 1024
@@ -119,27 +120,6 @@ async function send(
     stream.end()
   }
   return reply
-}
-
-/**
- * Writes to a client stream; resolves when the write completed or the stream was reset or
- * closed (Node's client does not always complete a pending write after an RST_STREAM).
- */
-function writeOrReset(stream: http2.ClientHttp2Stream, data: Buffer): Promise<void> {
-  return new Promise((resolve) => {
-    if (stream.destroyed || stream.closed) {
-      resolve()
-      return
-    }
-    const done = (): void => {
-      stream.off('aborted', done)
-      stream.off('close', done)
-      resolve()
-    }
-    stream.once('aborted', done)
-    stream.once('close', done)
-    stream.write(data, done)
-  })
 }
 
 async function mustSend(

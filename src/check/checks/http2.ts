@@ -8,6 +8,7 @@
 import http2 from 'node:http2'
 import { ensure, expectStatus, expectSuccess, fail, tusInteger } from '../expect.ts'
 import { cite, completion, draftHeaders } from '../expectations.ts'
+import { writeOrReset } from '../h2.ts'
 import type { RawResponse } from '../raw-http.ts'
 import type { CheckContext, CheckDefinition } from '../types.ts'
 import { TUS } from './common.ts'
@@ -114,24 +115,6 @@ interface H2Exchange {
   readonly sent: number
 }
 
-/** Writes to a client stream; resolves when written, or when the stream was reset or closed. */
-function write(stream: http2.ClientHttp2Stream, data: Buffer): Promise<void> {
-  return new Promise((resolve) => {
-    if (stream.destroyed || stream.closed) {
-      resolve()
-      return
-    }
-    const done = (): void => {
-      stream.off('aborted', done)
-      stream.off('close', done)
-      resolve()
-    }
-    stream.once('aborted', done)
-    stream.once('close', done)
-    stream.write(data, done)
-  })
-}
-
 /** One request on the session; every interim and the final response are traced. */
 async function request(
   ctx: CheckContext,
@@ -189,7 +172,7 @@ async function request(
       const cancel = options.cancelAfter !== undefined && at + part.length >= options.cancelAfter
       if (cancel) part = part.subarray(0, (options.cancelAfter ?? 0) - at)
       sent += part.length
-      await write(stream, part)
+      await writeOrReset(stream, part)
       if (cancel) {
         // Let the bytes reach the server before the stream is reset.
         await sleep(100)

@@ -43,6 +43,12 @@ const GONE = [404, 410, 403] as const
 /** Statuses the spec allows for an upload that was removed (§Expiration, §Termination). */
 const REMOVED = [404, 410] as const
 
+/** tus 1.0.0 §Termination: DELETE MUST answer 204 No Content. */
+async function terminate(ctx: CheckContext, url: URL): Promise<void> {
+  const r = await ctx.client.send('DELETE', url, { headers: { ...TUS, 'content-length': '0' } })
+  expectStatus(r.final, 204, 'DELETE')
+}
+
 /** Checks of other extensions make their uploads with `creation`. */
 const needsCreation = (d: Discovery): string | undefined =>
   d.tus?.extensions.has('creation') === true ? undefined : 'needs creation to make an upload'
@@ -1033,10 +1039,7 @@ export const TUS_CHECKS: readonly CheckDefinition[] = [
     skipUnless: needsCreation,
     async run(ctx) {
       const url = await tusUpload(ctx, 100, 10)
-      const r = await ctx.client.send('DELETE', url, {
-        headers: { ...TUS, 'content-length': '0' },
-      })
-      expectStatus(r.final, 204, 'DELETE')
+      await terminate(ctx, url)
     },
   },
   {
@@ -1048,10 +1051,7 @@ export const TUS_CHECKS: readonly CheckDefinition[] = [
     skipUnless: needsCreation,
     async run(ctx) {
       const url = await tusUpload(ctx, 10, 10)
-      const r = await ctx.client.send('DELETE', url, {
-        headers: { ...TUS, 'content-length': '0' },
-      })
-      expectStatus(r.final, 204, 'DELETE')
+      await terminate(ctx, url)
     },
   },
   {
@@ -1063,10 +1063,7 @@ export const TUS_CHECKS: readonly CheckDefinition[] = [
     skipUnless: needsCreation,
     async run(ctx) {
       const url = await tusUpload(ctx, 100, 10)
-      const r = await ctx.client.send('DELETE', url, {
-        headers: { ...TUS, 'content-length': '0' },
-      })
-      expectStatus(r.final, 204, 'DELETE')
+      await terminate(ctx, url)
       expectStatus((await tusHead(ctx, url)).final, REMOVED, 'HEAD after DELETE')
       expectStatus((await tusPatch(ctx, url, 10, bytes(5))).final, REMOVED, 'PATCH after DELETE')
     },
