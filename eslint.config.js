@@ -30,6 +30,27 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-floating-promises': 'off' },
   },
   {
+    // The browser client never imports node:*, nor the server (ferry/client/node may use node:*).
+    files: ['src/client/**/*.ts'],
+    ignores: ['**/*.test.ts', 'src/client/node/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            'node:*',
+            '**/server/**',
+            '**/stores/**',
+            '**/store/**',
+            '**/adapters/**',
+            '**/check/**',
+            '**/cli/**',
+          ],
+        },
+      ],
+    },
+  },
+  {
     // ferry check tests any server, Ferry included: it may use header constants and field codecs,
     // never the server's rules, or it would test Ferry's logic against itself.
     files: ['src/check/**/*.ts'],
@@ -56,8 +77,9 @@ export default tseslint.config(
     },
   },
   {
-    // The protocol core is pure: no I/O, clock, randomness or node:* imports (tests excepted).
-    files: ['src/protocol/**/*.ts'],
+    // The protocol core and the client's state machine are pure: no I/O, clock, randomness or
+    // node:* imports (tests excepted).
+    files: ['src/protocol/**/*.ts', 'src/client/machine.ts', 'src/client/protocols.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': [

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs'
 import { checkCommand } from './check.ts'
 import { proxyCommand } from './proxy.ts'
 import { serveCommand } from './serve.ts'
+import { uploadCommand } from './upload.ts'
 
 const VERSION = (() => {
   try {
@@ -24,6 +25,7 @@ const HELP = `ferry ${VERSION} — resumable uploads over HTTP (tus 1.0.0 and th
 Usage:
   ferry serve [options]     run the upload server (ferry serve --help for its options)
   ferry check <endpoint>    check any upload server for conformance (ferry check --help)
+  ferry upload <file> <url> upload a file (or stdin) resumably (ferry upload --help)
   ferry proxy [options]     a fault proxy: cut, throttle, delay connections (ferry proxy --help)
   ferry --version           print the version
   ferry --help              print this help
@@ -41,6 +43,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return checkCommand(rest)
     case 'proxy':
       return proxyCommand(rest)
+    case 'upload':
+      return uploadCommand(rest)
     case '--version':
     case '-v':
       process.stdout.write(`${VERSION}\n`)
