@@ -1,10 +1,16 @@
 /**
- * The benchmark suite (`npm run bench`): Ferry, @tus/server 2.x (+ @tus/file-store) and a raw
- * node:http server that writes the body to a file, each in its own process, measured side by
- * side in one run and interleaved, with ratios. Peak RSS (VmHWM) and CPU time come from /proc.
+ * The benchmark suite (`npm run bench`), every process measured side by side in one run,
+ * interleaved, with ratios. Peak RSS (VmHWM) and CPU time come from /proc (servers) or from the
+ * process itself (clients).
+ *
+ * - `single`: servers — Ferry, @tus/server 2.x (+ @tus/file-store) and a raw node:http server
+ *   that writes the body to a file — each in its own process, one upload in one PATCH.
+ * - `client`: clients — Ferry's Node client (dist/client/node, built here) and tus-js-client
+ *   4.3.1, each in its own process, uploading the same file to one Ferry server process.
  *
  *   npm run bench                         # every scenario, 3 rounds
  *   npm run bench -- --only single --rounds 5 --size 1GiB
+ *   npm run bench -- --only client --rounds 3 [--durability none]
  */
 import { type ChildProcess, fork, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -30,9 +36,14 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     size: { type: 'string', default: '1GiB' },
     json: { type: 'boolean', default: false },
+    /** Durability of the Ferry server of the `client` scenario (ferry serve's default: fsync). */
+    durability: { type: 'string', default: 'fsync' },
   },
 })
 const rounds = Number(values.rounds)
+if (values.durability !== 'fsync' && values.durability !== 'none') {
+  throw new Error('--durability must be fsync or none')
+}
 const size = parseSize(values.size ?? '1GiB')
 
 type ServerKind = 'raw' | 'tus-server' | 'ferry' | 'ferry-nosync'
@@ -184,12 +195,121 @@ async function inputFile(): Promise<string> {
   return path
 }
 
-async function main(): Promise<void> {
-  if (!existsSync(join(ROOT, 'dist/server/handler.js'))) {
-    process.stderr.write('building dist/ (npm run build)\n')
-    const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' })
-    if (r.status !== 0) throw new Error('build failed')
+// ---------------------------------------------------------------------------------------------
+// Scenario `client`: Ferry's Node client against tus-js-client, the same file, the same server.
+
+type ClientKind = 'ferry-client' | 'tus-js-client'
+const CLIENTS: readonly ClientKind[] = ['ferry-client', 'tus-js-client']
+const CLIENT_SCRIPT: Record<ClientKind, string> = {
+  'ferry-client': 'client-ferry.mjs',
+  'tus-js-client': 'client-tus-js.mjs',
+}
+
+interface ClientSample {
+  readonly client: ClientKind
+  readonly mbPerSecond: number
+  readonly seconds: number
+  readonly peakRssMb: number
+  readonly cpuSeconds: number
+  readonly protocol: string
+}
+
+interface ClientReport {
+  readonly ok: boolean
+  readonly error?: string
+  readonly url?: string
+  readonly protocol?: string
+  readonly seconds?: number
+  readonly maxRssMb?: number
+  readonly cpuSeconds?: number
+}
+
+/** Runs one client process to the end; its own timing (start to success) and resource usage. */
+async function runClient(kind: ClientKind, endpoint: string, file: string): Promise<ClientReport> {
+  const child = fork(
+    join(ROOT, 'bench/servers', CLIENT_SCRIPT[kind]),
+    [endpoint, file, String(size)],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  )
+  const report = await new Promise<ClientReport>((resolve) => {
+    child.once('message', (m) => resolve(m as ClientReport))
+    child.once('exit', (code) => resolve({ ok: false, error: `${kind} exited with ${code}` }))
+  })
+  if (child.exitCode === null) {
+    const exited = new Promise((r) => child.once('exit', r))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+    await exited
+    clearTimeout(timer)
   }
+  return report
+}
+
+/** The upload at `url` has `size` bytes (tus HEAD), then it is deleted (the disk stays free). */
+async function verifyAndDelete(port: number, url: string): Promise<void> {
+  const path = new URL(url).pathname
+  const head = await request(port, 'HEAD', path, { 'tus-resumable': '1.0.0' })
+  const offset = String(head.headers['upload-offset'])
+  const length = String(head.headers['upload-length'])
+  if (head.status !== 200 && head.status !== 204) throw new Error(`HEAD ${url}: ${head.status}`)
+  if (offset !== String(size) || length !== String(size)) {
+    throw new Error(`${url}: Upload-Offset ${offset}, Upload-Length ${length}, expected ${size}`)
+  }
+  await request(port, 'DELETE', path, { 'tus-resumable': '1.0.0' })
+}
+
+async function scenarioClient(file: string): Promise<ClientSample[]> {
+  // One Ferry server process for the whole scenario, as `ferry serve` runs it (fsync), unless
+  // --durability none takes the disk out of the measurement.
+  const server = await startServer(values.durability === 'none' ? 'ferry-nosync' : 'ferry')
+  // Both clients read the file from the page cache: the first one must not pay for the disk.
+  for await (const _ of createReadStream(file, { highWaterMark: 4 * 1024 * 1024 })) {
+    // read and drop
+  }
+  const endpoint = `http://127.0.0.1:${server.port}/files/`
+  const samples: ClientSample[] = []
+  try {
+    for (let round = 0; round < rounds; round++) {
+      // Interleaved, and the order alternates so that neither client always goes first.
+      const order = round % 2 === 0 ? CLIENTS : [...CLIENTS].reverse()
+      for (const kind of order) {
+        const r = await runClient(kind, endpoint, file)
+        if (!r.ok || r.url === undefined || r.seconds === undefined) {
+          throw new Error(`${kind}: ${r.error ?? 'no result'}`)
+        }
+        await verifyAndDelete(server.port, r.url)
+        const sample: ClientSample = {
+          client: kind,
+          mbPerSecond: size / 1e6 / r.seconds,
+          seconds: r.seconds,
+          peakRssMb: r.maxRssMb ?? Number.NaN,
+          cpuSeconds: r.cpuSeconds ?? Number.NaN,
+          protocol: r.protocol ?? '?',
+        }
+        samples.push(sample)
+        if (!values.json) {
+          process.stderr.write(
+            `  round ${round + 1} ${kind.padEnd(13)} ${sample.mbPerSecond.toFixed(0).padStart(5)} MB/s  ${sample.seconds.toFixed(2)} s  rss ${sample.peakRssMb.toFixed(0)} MB  cpu ${sample.cpuSeconds.toFixed(2)} s  (${sample.protocol})\n`,
+          )
+        }
+      }
+    }
+  } finally {
+    await stopServer(server)
+  }
+  return samples
+}
+
+/** Compiles dist/ (the client scenario runs the compiled client, which must be current). */
+function build(always: boolean): void {
+  if (!always && existsSync(join(ROOT, 'dist/server/handler.js'))) return
+  process.stderr.write('building dist/ (npm run build)\n')
+  const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' })
+  if (r.status !== 0) throw new Error('build failed')
+}
+
+async function main(): Promise<void> {
+  const clientScenario = values.only === undefined || values.only === 'client'
+  build(clientScenario)
   const file = await inputFile()
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
@@ -233,6 +353,42 @@ async function main(): Promise<void> {
           `| Ferry (disk store, --durability none) | ${summary.ferryNoSyncMBps.toFixed(0)} | ${summary.peakRssMb.ferryNoSync.toFixed(0)} MB |`,
           '',
           `Ferry / raw limit: ${summary.ferryVsRaw.toFixed(2)}× (without fsync: ${summary.ferryNoSyncVsRaw.toFixed(2)}×)   Ferry / @tus/server: ${summary.ferryVsTusServer.toFixed(2)}×`,
+          '',
+        ].join('\n'),
+      )
+    }
+  }
+  if (clientScenario) {
+    process.stderr.write(
+      `scenario client: Ferry's Node client and tus-js-client 4.3.1, ${values.size} from a file to one Ferry server (durability ${values.durability}; ${rounds} rounds, interleaved)\n`,
+    )
+    const samples = await scenarioClient(file)
+    const by = (k: ClientKind) => samples.filter((s) => s.client === k)
+    const rate = (k: ClientKind) => median(by(k).map((s) => s.mbPerSecond))
+    const rss = (k: ClientKind) => Math.max(...by(k).map((s) => s.peakRssMb))
+    const cpu = (k: ClientKind) => median(by(k).map((s) => s.cpuSeconds))
+    const summary = {
+      ferryClientMBps: rate('ferry-client'),
+      tusJsClientMBps: rate('tus-js-client'),
+      ferryVsTusJsClient: rate('ferry-client') / rate('tus-js-client'),
+      peakRssMb: { ferryClient: rss('ferry-client'), tusJsClient: rss('tus-js-client') },
+      cpuSeconds: { ferryClient: cpu('ferry-client'), tusJsClient: cpu('tus-js-client') },
+    }
+    results.client = { summary, samples }
+    if (!values.json) {
+      const rounds_ = (k: ClientKind) =>
+        by(k)
+          .map((s) => s.mbPerSecond.toFixed(0))
+          .join(', ')
+      process.stdout.write(
+        [
+          '',
+          `| ${values.size} file → one Ferry server, durability ${values.durability} (median of ${rounds}) | MB/s | rounds (MB/s) | client CPU | client peak RSS |`,
+          '|---|---:|---|---:|---:|',
+          `| Ferry Node client (dist/client/node, path source, auto → tus) | ${summary.ferryClientMBps.toFixed(0)} | ${rounds_('ferry-client')} | ${summary.cpuSeconds.ferryClient.toFixed(2)} s | ${summary.peakRssMb.ferryClient.toFixed(0)} MB |`,
+          `| tus-js-client 4.3.1 (fs.createReadStream, chunkSize Infinity) | ${summary.tusJsClientMBps.toFixed(0)} | ${rounds_('tus-js-client')} | ${summary.cpuSeconds.tusJsClient.toFixed(2)} s | ${summary.peakRssMb.tusJsClient.toFixed(0)} MB |`,
+          '',
+          `Ferry client / tus-js-client: ${summary.ferryVsTusJsClient.toFixed(2)}×`,
           '',
         ].join('\n'),
       )

@@ -10,6 +10,7 @@ import {
   defaultStatePath,
   fileSource,
   fileUrlStorage,
+  MAX_PARALLEL,
   nodeTransport,
   type Progress,
   readableSource,
@@ -31,6 +32,12 @@ Options:
   --interop N           the draft's interop version, 3 to 10 (implies ietf)  [10, stepping down]
   --chunk-size SIZE     largest request body, e.g. 16MiB            [whole file; stdin 8MiB]
   --size SIZE           the size of stdin, when known (else the length is deferred)
+  --parallel N          upload a file in N parts at once, joined by tus concatenation
+                        (needs a tus server offering it; refused otherwise)      [1]
+  --checksum ALG        tus: Upload-Checksum on every request, sha1 or sha256 (needs the
+                        server's checksum extension; a corrupted chunk is sent again)
+  --digest ALG          IETF draft: Content-Digest on every request and Repr-Digest of the
+                        file on the creation, sha-256 or sha-512 (RFC 9530)
   --no-resume           start a new upload even if one is stored for this file
   --json                print progress and results as JSON lines on stdout
   --header 'K: V'       an extra request field (repeatable)
@@ -59,6 +66,9 @@ interface Parsed {
   readonly interop: number | undefined
   readonly chunkSize: number | undefined
   readonly size: number | undefined
+  readonly parallel: number | undefined
+  readonly checksum: 'sha1' | 'sha256' | undefined
+  readonly digest: 'sha-256' | 'sha-512' | undefined
   readonly resume: boolean
   readonly json: boolean
   readonly headers: Record<string, string>
@@ -72,11 +82,6 @@ interface Parsed {
 }
 
 function parse(argv: readonly string[]): Parsed | 'help' {
-  if (argv.some((a) => a === '--parallel' || a.startsWith('--parallel='))) {
-    throw new UsageError(
-      '--parallel is not available yet: parallel uploads (tus concatenation) come in a later version',
-    )
-  }
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
@@ -86,6 +91,9 @@ function parse(argv: readonly string[]): Parsed | 'help' {
       interop: { type: 'string' },
       'chunk-size': { type: 'string' },
       size: { type: 'string' },
+      parallel: { type: 'string' },
+      checksum: { type: 'string' },
+      digest: { type: 'string' },
       'no-resume': { type: 'boolean' },
       json: { type: 'boolean' },
       header: { type: 'string', multiple: true },
@@ -138,6 +146,35 @@ function parse(argv: readonly string[]): Parsed | 'help' {
   }
   const chunkSize = size(values['chunk-size'], '--chunk-size')
   if (chunkSize === 0) throw new UsageError('--chunk-size must be positive')
+  let parallel: number | undefined
+  if (values.parallel !== undefined) {
+    parallel = Number(values.parallel)
+    if (!/^\d+$/.test(values.parallel) || parallel < 1 || parallel > MAX_PARALLEL) {
+      throw new UsageError(`--parallel must be a whole number from 1 to ${MAX_PARALLEL}`)
+    }
+    if (file === '-' && parallel > 1) {
+      throw new UsageError('--parallel needs a file: stdin cannot be read in parts')
+    }
+    if (protocol === 'ietf' && parallel > 1) {
+      throw new UsageError(
+        '--parallel needs tus concatenation; the IETF draft has none (drop --protocol ietf / --interop)',
+      )
+    }
+  }
+  const checksum = values.checksum
+  if (checksum !== undefined && checksum !== 'sha1' && checksum !== 'sha256') {
+    throw new UsageError('--checksum must be sha1 or sha256')
+  }
+  const digest = values.digest
+  if (digest !== undefined && digest !== 'sha-256' && digest !== 'sha-512') {
+    throw new UsageError('--digest must be sha-256 or sha-512')
+  }
+  if (checksum !== undefined && digest === undefined && protocol === 'ietf') {
+    throw new UsageError('--checksum is for tus; with the IETF draft use --digest')
+  }
+  if (digest !== undefined && checksum === undefined && protocol === 'tus') {
+    throw new UsageError('--digest is for the IETF draft; with tus use --checksum')
+  }
   const headers: Record<string, string> = {}
   for (const h of values.header ?? []) {
     const colon = h.indexOf(':')
@@ -185,6 +222,9 @@ function parse(argv: readonly string[]): Parsed | 'help' {
     interop,
     chunkSize,
     size: size(values.size, '--size'),
+    parallel,
+    checksum,
+    digest,
     resume: values['no-resume'] !== true,
     json: values.json === true,
     headers,
@@ -255,22 +295,37 @@ export function progressLine(p: Progress, width: number): string {
   return `[${bar.padEnd(barWidth, ' ')}] ${text}`
 }
 
-function json(line: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(line)}\n`)
+/** Where `ferry upload` writes (tests capture it). */
+export interface UploadIo {
+  readonly stdout: (text: string) => void
+  readonly stderr: (text: string) => void
+}
+
+const processIo: UploadIo = {
+  stdout: (text) => {
+    process.stdout.write(text)
+  },
+  stderr: (text) => {
+    process.stderr.write(text)
+  },
 }
 
 // ---------------------------------------------------------------------------------------------
 
-export async function uploadCommand(argv: readonly string[]): Promise<number> {
+export async function uploadCommand(
+  argv: readonly string[],
+  io: UploadIo = processIo,
+): Promise<number> {
+  const json = (line: Record<string, unknown>): void => io.stdout(`${JSON.stringify(line)}\n`)
   let parsed: Parsed | 'help'
   try {
     parsed = parse(argv)
   } catch (e) {
-    process.stderr.write(`ferry upload: ${(e as Error).message}\n\n${UPLOAD_HELP}`)
+    io.stderr(`ferry upload: ${(e as Error).message}\n\n${UPLOAD_HELP}`)
     return 2
   }
   if (parsed === 'help') {
-    process.stdout.write(UPLOAD_HELP)
+    io.stdout(UPLOAD_HELP)
     return 0
   }
   const o = parsed
@@ -291,6 +346,9 @@ export async function uploadCommand(argv: readonly string[]): Promise<number> {
     ...(o.interop === undefined ? {} : { interop: o.interop }),
     ...(o.chunkSize === undefined ? {} : { chunkSize: o.chunkSize }),
     ...(o.size === undefined ? {} : { size: o.size }),
+    ...(o.parallel === undefined ? {} : { parallel: o.parallel }),
+    ...(o.checksum === undefined ? {} : { checksum: o.checksum }),
+    ...(o.digest === undefined ? {} : { digest: o.digest }),
     metadata: o.metadata,
     headers: o.headers,
     transport,
@@ -300,22 +358,22 @@ export async function uploadCommand(argv: readonly string[]): Promise<number> {
     ...(o.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: o.stallTimeoutMs }),
   })
 
-  const tty = !o.json && process.stderr.isTTY === true
+  const tty = !o.json && io === processIo && process.stderr.isTTY === true
   let barShown = false
   let lastDraw = 0
   const clearBar = (): void => {
-    if (barShown) process.stderr.write('\r\x1b[2K')
+    if (barShown) io.stderr('\r\x1b[2K')
     barShown = false
   }
   const say = (text: string): void => {
     clearBar()
-    process.stderr.write(`${text}\n`)
+    io.stderr(`${text}\n`)
   }
   const draw = (p: Progress, force = false): void => {
     const now = Date.now()
     if (!force && now - lastDraw < 100) return
     lastDraw = now
-    process.stderr.write(`\r\x1b[2K${progressLine(p, process.stderr.columns ?? 80)}`)
+    io.stderr(`\r\x1b[2K${progressLine(p, process.stderr.columns ?? 80)}`)
     barShown = true
   }
 
@@ -340,9 +398,16 @@ export async function uploadCommand(argv: readonly string[]): Promise<number> {
       })
     } else if (tty) draw(p)
   })
+  up.on('part', (p) => {
+    if (o.json) json({ type: 'part', ...p })
+    else if (o.verbose) say(`part ${p.index + 1}: bytes ${p.offset}+${p.length} at ${p.url}`)
+  })
   up.on('retry', (r) => {
     if (o.json) json({ type: 'retry', ...r })
-    else say(`retry ${r.attempt} in ${(r.delayMs / 1000).toFixed(1)}s: ${r.reason}`)
+    else {
+      const part = r.part === undefined ? '' : ` (part ${r.part + 1})`
+      say(`retry ${r.attempt}${part} in ${(r.delayMs / 1000).toFixed(1)}s: ${r.reason}`)
+    }
   })
   if (o.verbose) {
     up.on('request', (r) => {
@@ -403,7 +468,7 @@ export async function uploadCommand(argv: readonly string[]): Promise<number> {
           result.resumable ? '' : ', not resumable'
         })`,
       )
-      if (result.url !== undefined) process.stdout.write(`${result.url}\n`)
+      if (result.url !== undefined) io.stdout(`${result.url}\n`)
     }
     return 0
   } catch (e) {

@@ -4,10 +4,25 @@
  * here: Node-only parts (the node:http transport that sees 104s, file sources, a file storage)
  * are in `ferry/client/node`.
  */
+
+export {
+  CHECKSUM_ALGORITHMS,
+  type ChecksumAlgorithm,
+  checksumField,
+  createHasher,
+  DIGEST_ALGORITHMS,
+  type DigestAlgorithm,
+  digestField,
+  type HashAlgorithm,
+  type Hasher,
+  type HasherFactory,
+  hash,
+} from './hash.ts'
 export {
   type Effect,
   type Failure,
   type FailureCode,
+  type Integrity,
   initialState,
   type MachineConfig,
   type MachineEvent,
@@ -19,7 +34,9 @@ export {
   type Step,
   type Transition,
 } from './machine.ts'
+export { MAX_PARALLEL, splitParts } from './parallel.ts'
 export {
+  type Concat,
   type Discovery,
   type Limits,
   type Protocol,
@@ -56,6 +73,7 @@ export {
 export {
   clearDiscoveryCache,
   type HeaderProvider,
+  type PartInfo,
   type Progress,
   type RequestEnd,
   type RequestInfo,
@@ -69,3 +87,4 @@ export {
   type UploadStatus,
   upload,
 } from './upload.ts'
+export { defaultTransport, type XhrLike, type XhrTransportOptions, xhrTransport } from './xhr.ts'

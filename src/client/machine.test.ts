@@ -8,6 +8,7 @@ import { describe, test } from 'node:test'
 import {
   type Effect,
   type Env,
+  type Integrity,
   initialState,
   type MachineConfig,
   type MachineEvent,
@@ -57,6 +58,8 @@ interface Expect {
   readonly body?: readonly [offset: number, length: number] | null
   readonly waitForInterimMs?: number
   readonly refreshHeaders?: boolean
+  /** The integrity fields asked for (null: none). */
+  readonly integrity?: Integrity | null
   /** wait: exact ms, or [min, max] */
   readonly ms?: number | readonly [number, number]
   /** read */
@@ -99,6 +102,9 @@ function check(t: Transition, e: Expect, where: string): void {
       assert.equal(r.waitForInterimMs, e.waitForInterimMs, where)
     if (e.refreshHeaders !== undefined) {
       assert.equal(r.refreshHeaders === true, e.refreshHeaders, `${where}: refreshHeaders`)
+    }
+    if (e.integrity !== undefined) {
+      assert.deepEqual(r.integrity ?? null, e.integrity, `${where}: integrity`)
     }
   }
   if (s.kind === 'wait' && e.ms !== undefined) {
@@ -1012,6 +1018,264 @@ describe('client machine: limits, sources, termination, configuration', () => {
   }
 })
 
+const tusChecksumOptions: Headers = {
+  ...tusOptions,
+  'tus-extension': 'creation,checksum,concatenation,termination',
+  'tus-checksum-algorithm': 'md5,sha1,sha256',
+}
+
+describe('client machine: tus checksums', () => {
+  test('OPTIONS first even with tus pinned; every PATCH asks for Upload-Checksum', () => {
+    play({ endpoint: E, protocol: 'tus', size: 30, chunkSize: 20, checksum: 'sha1' }, [
+      [{ kind: 'discover', method: 'OPTIONS' }, res(204, tusChecksumOptions)],
+      [{ kind: 'create', integrity: null }, tusCreated(U)],
+      [{ kind: 'append', body: [0, 20], integrity: { checksum: 'sha1' } }, tusOk(20)],
+      [{ kind: 'append', body: [20, 10], integrity: { checksum: 'sha1' } }, tusOk(30)],
+      [{ kind: 'done', size: 30 }],
+    ])
+  })
+
+  test('460: the same chunk again at once (bounded), the budget resets on progress', () => {
+    const mismatch = res(460, { 'tus-resumable': '1.0.0' }, 'checksum mismatch')
+    play(
+      {
+        endpoint: E,
+        size: 30,
+        chunkSize: 10,
+        checksum: 'sha256',
+        integrityRetries: 2,
+        discovery: readDiscovery({ status: 204, headers: tusChecksumOptions }),
+      },
+      [
+        [{ kind: 'create' }, tusCreated(U)],
+        [{ kind: 'append', body: [0, 10] }, mismatch],
+        [
+          {
+            kind: 'append',
+            body: [0, 10],
+            integrity: { checksum: 'sha256' },
+            effects: [{ kind: 'retry', attempt: 1, delayMs: 0, status: 460, integrity: true }],
+          },
+          mismatch,
+        ],
+        [{ kind: 'append', body: [0, 10], effects: [{ kind: 'retry', attempt: 2 }] }, tusOk(10)],
+        [{ kind: 'append', body: [10, 10] }, mismatch],
+        [{ kind: 'append', body: [10, 10], effects: [{ kind: 'retry', attempt: 1 }] }, mismatch],
+        [{ kind: 'append', body: [10, 10] }, mismatch],
+        [{ kind: 'fail', code: 'ERR_INTEGRITY', message: /corrupted 3 times/ }],
+      ],
+    )
+  })
+
+  test('refused up front: no checksum extension, an algorithm not offered, the draft', () => {
+    play({ endpoint: E, size: 5, checksum: 'sha1' }, [
+      [{ kind: 'discover' }, res(204, tusOptions)],
+      [{ kind: 'fail', code: 'ERR_UNSUPPORTED', message: /checksum extension.*Tus-Extension: / }],
+    ])
+    play({ endpoint: E, size: 5, checksum: 'sha1' }, [
+      [
+        { kind: 'discover' },
+        res(204, { ...tusChecksumOptions, 'tus-checksum-algorithm': 'md5,sha256' }),
+      ],
+      [{ kind: 'fail', code: 'ERR_UNSUPPORTED', message: /Tus-Checksum-Algorithm: md5, sha256/ }],
+    ])
+    play({ endpoint: E, size: 5, checksum: 'sha1' }, [
+      [{ kind: 'discover' }, res(204, { 'upload-limit': 'max-size=100' })],
+      [{ kind: 'fail', code: 'ERR_UNSUPPORTED', message: /IETF draft.*use digest/ }],
+    ])
+    play({ endpoint: E, protocol: 'ietf', size: 5, checksum: 'sha1' }, [
+      [{ kind: 'fail', code: 'ERR_CONFIG' }],
+    ])
+    play({ endpoint: E, protocol: 'tus', size: 5, digest: 'sha-256' }, [
+      [{ kind: 'fail', code: 'ERR_CONFIG' }],
+    ])
+  })
+})
+
+describe('client machine: tus concatenation (parallel parts and the final upload)', () => {
+  test('a partial upload: OPTIONS, then Upload-Concat: partial with its length', () => {
+    play({ endpoint: E, protocol: 'tus', size: 10, concat: { kind: 'partial' } }, [
+      [{ kind: 'discover' }, res(204, tusChecksumOptions)],
+      [
+        {
+          kind: 'create',
+          headers: { 'upload-concat': 'partial', 'upload-length': '10' },
+        },
+        tusCreated(U),
+      ],
+      [{ kind: 'append', body: [0, 10], headers: { 'upload-concat': null } }, tusOk(10)],
+      [{ kind: 'done', size: 10 }],
+    ])
+  })
+
+  test('a resumed part asks OPTIONS (the extensions), keeps its protocol, then HEAD', () => {
+    play(
+      {
+        endpoint: E,
+        protocol: 'tus',
+        uploadUrl: U,
+        uploadProtocol: { kind: 'tus' },
+        size: 10,
+        concat: { kind: 'partial' },
+      },
+      [
+        [{ kind: 'discover' }, res(204, tusChecksumOptions)],
+        [{ kind: 'retrieve', url: U }, tusOk(4, { 'upload-length': '10' })],
+        [{ kind: 'append', body: [4, 6] }, tusOk(10)],
+        [{ kind: 'done' }],
+      ],
+    )
+  })
+
+  test('refused before any content: no concatenation; the draft', () => {
+    play({ endpoint: E, protocol: 'tus', size: 10, concat: { kind: 'partial' } }, [
+      [{ kind: 'discover' }, res(204, tusOptions)],
+      [{ kind: 'fail', code: 'ERR_UNSUPPORTED', message: /concatenation.*does not offer/ }],
+    ])
+    play({ endpoint: E, size: 10, concat: { kind: 'partial' } }, [
+      [{ kind: 'discover' }, res(204, { 'upload-limit': 'max-size=100' })],
+      [{ kind: 'fail', code: 'ERR_UNSUPPORTED', message: /IETF draft, which has none/ }],
+    ])
+    play({ endpoint: E, protocol: 'ietf', size: 10, concat: { kind: 'partial' } }, [
+      [{ kind: 'fail', code: 'ERR_CONFIG', message: /no concatenation/ }],
+    ])
+  })
+
+  test('the final upload: Upload-Concat: final;<urls>, no Upload-Length, the metadata; 201 is done', () => {
+    play(
+      {
+        endpoint: E,
+        protocol: 'tus',
+        size: 30,
+        metadata: { filename: 'x' },
+        concat: { kind: 'final', parts: [`${E}p1`, `${E}p2`] },
+        discovery: readDiscovery({ status: 204, headers: tusChecksumOptions }),
+      },
+      [
+        [
+          {
+            kind: 'create',
+            body: null,
+            headers: {
+              'upload-concat': `final;${E}p1 ${E}p2`,
+              'upload-length': null,
+              'upload-defer-length': null,
+              'upload-metadata': 'filename eA==',
+            },
+          },
+          res(503),
+        ],
+        [{ kind: 'wait' }, waited],
+        [{ kind: 'create' }, tusCreated(`${E}final`)],
+        [{ kind: 'done', size: 30, effects: [{ kind: 'url', url: `${E}final` }] }],
+      ],
+    )
+  })
+})
+
+describe('client machine: digests with the draft', () => {
+  test('careful creation: Repr-Digest on the POST (a source read twice), Content-Digest on appends', () => {
+    play(
+      {
+        endpoint: E,
+        protocol: 'ietf',
+        size: 30,
+        chunkSize: 20,
+        digest: 'sha-256',
+        rereadable: true,
+      },
+      [
+        [
+          { kind: 'create', body: null, integrity: { reprDigest: 'sha-256' } },
+          res(201, {
+            location: U,
+            'upload-complete': '?0',
+            'upload-offset': '0',
+          }),
+        ],
+        [
+          { kind: 'append', body: [0, 20], integrity: { contentDigest: 'sha-256' } },
+          res(204, { 'upload-complete': '?0', 'upload-offset': '20' }),
+        ],
+        [
+          { kind: 'append', body: [20, 10], integrity: { contentDigest: 'sha-256' } },
+          res(200, { 'upload-complete': '?1' }),
+        ],
+        [{ kind: 'done', size: 30 }],
+      ],
+    )
+  })
+
+  test('optimistic creation carries both; a stream (not read twice) only Content-Digest', () => {
+    play(
+      {
+        endpoint: E,
+        protocol: 'ietf',
+        size: 10,
+        interim: true,
+        digest: 'sha-512',
+        rereadable: true,
+      },
+      [
+        [
+          {
+            kind: 'create',
+            body: [0, 10],
+            integrity: { contentDigest: 'sha-512', reprDigest: 'sha-512' },
+          },
+        ],
+      ],
+    )
+    play({ endpoint: E, protocol: 'ietf', size: 10, interim: true, digest: 'sha-512' }, [
+      [{ kind: 'create', body: [0, 10], integrity: { contentDigest: 'sha-512' } }],
+    ])
+  })
+
+  test('a Content-Digest mismatch (400 naming the digest): HEAD, then the chunk again', () => {
+    const mismatch = res(
+      400,
+      { 'upload-complete': '?0', 'upload-offset': '0', 'content-type': 'application/problem+json' },
+      '{"detail":"Content-Digest sha-256 mismatch; the content was discarded"}',
+    )
+    play(
+      {
+        endpoint: E,
+        uploadUrl: U,
+        protocol: 'ietf',
+        size: 10,
+        digest: 'sha-256',
+        integrityRetries: 1,
+      },
+      [
+        [{ kind: 'retrieve' }, res(204, { 'upload-complete': '?0', 'upload-offset': '0' })],
+        [{ kind: 'append', body: [0, 10] }, mismatch],
+        [
+          { kind: 'retrieve', effects: [{ kind: 'retry', integrity: true, status: 400 }] },
+          res(204, { 'upload-complete': '?0', 'upload-offset': '0' }),
+        ],
+        [{ kind: 'append', body: [0, 10] }, mismatch],
+        [{ kind: 'fail', code: 'ERR_INTEGRITY' }],
+      ],
+    )
+  })
+
+  test('other 400s and a Repr-Digest mismatch (complete ?1) fail at once', () => {
+    play({ endpoint: E, uploadUrl: U, protocol: 'ietf', size: 10, digest: 'sha-256' }, [
+      [{ kind: 'retrieve' }, res(204, { 'upload-complete': '?0', 'upload-offset': '0' })],
+      [{ kind: 'append' }, res(400, {}, 'bad request')],
+      [{ kind: 'fail', code: 'ERR_HTTP' }],
+    ])
+    play({ endpoint: E, uploadUrl: U, protocol: 'ietf', size: 10, digest: 'sha-256' }, [
+      [{ kind: 'retrieve' }, res(204, { 'upload-complete': '?0', 'upload-offset': '0' })],
+      [
+        { kind: 'append' },
+        res(400, { 'upload-complete': '?1' }, 'Repr-Digest sha-256 does not match'),
+      ],
+      [{ kind: 'fail', code: 'ERR_HTTP' }],
+    ])
+  })
+})
+
 describe('client protocols: codecs', () => {
   test('relative Location resolution (RFC 3986 §5.2)', () => {
     const base = 'http://a.example:8080/files/'
@@ -1046,7 +1310,7 @@ describe('client protocols: codecs', () => {
   })
 
   test('the machine and its protocol vocabulary use no clock, randomness, timers or I/O', () => {
-    for (const file of ['machine.ts', 'protocols.ts']) {
+    for (const file of ['machine.ts', 'protocols.ts', 'hash.ts']) {
       const text = readFileSync(new URL(file, import.meta.url), 'utf8')
       for (const banned of [
         'Date.now',

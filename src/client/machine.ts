@@ -5,8 +5,10 @@
  * for jitter arrive with each event (`Env`). The runtime (upload.ts) executes the steps and feeds
  * back what happened. Rules are cited from docs/decisions/0004-client.md and the specs.
  */
+import type { ChecksumAlgorithm, DigestAlgorithm } from './hash.ts'
 import {
   appendRequest,
+  type Concat,
   createRequest,
   type Discovery,
   discoverRequest,
@@ -58,6 +60,22 @@ export interface MachineConfig {
   readonly retryMaxMs?: number
   /** A cached OPTIONS answer for `endpoint`. */
   readonly discovery?: Discovery
+  /**
+   * tus: `Upload-Checksum` on every request with content (tus 1.0.0 §Checksum). The server must
+   * list `checksum` in Tus-Extension and the algorithm in Tus-Checksum-Algorithm.
+   */
+  readonly checksum?: ChecksumAlgorithm
+  /**
+   * The draft: `Content-Digest` on every request with content, and `Repr-Digest` on the creation
+   * when the source can be read twice (RFC 9530; draft-05 §15).
+   */
+  readonly digest?: DigestAlgorithm
+  /** The source can be read twice (a file, bytes, a Blob): Repr-Digest before the creation. */
+  readonly rereadable?: boolean
+  /** Integrity failures (460, a Content-Digest mismatch) of one chunk sent again. @default 3 */
+  readonly integrityRetries?: number
+  /** tus concatenation: this upload is a partial upload, or the final one (parallel uploads). */
+  readonly concat?: Concat
 }
 
 interface Resolved {
@@ -72,6 +90,11 @@ interface Resolved {
   readonly retries: number
   readonly retryBaseMs: number
   readonly retryMaxMs: number
+  readonly checksum: ChecksumAlgorithm | undefined
+  readonly digest: DigestAlgorithm | undefined
+  readonly rereadable: boolean
+  readonly integrityRetries: number
+  readonly concat: Concat | undefined
 }
 
 /** What the machine does next. */
@@ -112,6 +135,10 @@ export type FailureCode =
   | 'ERR_PROTOCOL'
   | 'ERR_SOURCE'
   | 'ERR_MISMATCH'
+  /** The server lacks what the upload needs (concatenation, a checksum algorithm). */
+  | 'ERR_UNSUPPORTED'
+  /** The server rejected the content as corrupted (460, Content-Digest) too many times. */
+  | 'ERR_INTEGRITY'
 
 /** Why an upload failed. */
 export interface Failure {
@@ -137,6 +164,8 @@ export interface MachineState {
   readonly shrunk: number | undefined
   /** Failed attempts in the current streak. */
   readonly attempt: number
+  /** Integrity failures of the current chunk (reset when the offset grows). */
+  readonly integrityAttempt: number
   /** The next request asks the header provider for fresh credentials (after a 401). */
   readonly refresh: boolean
   /** A 401 was already answered with a refresh (reset by a 2xx). */
@@ -184,6 +213,18 @@ export interface RequestSpec extends RequestHead {
   readonly waitForInterimMs?: number
   /** Ask the header provider for fresh credentials (`{ refresh: true }`). */
   readonly refreshHeaders?: boolean
+  /** Integrity fields the runtime computes from the bytes before sending the request. */
+  readonly integrity?: Integrity
+}
+
+/** Which digests a request carries; the runtime hashes the bytes and adds the fields. */
+export interface Integrity {
+  /** tus `Upload-Checksum` of the body. */
+  readonly checksum?: ChecksumAlgorithm
+  /** RFC 9530 `Content-Digest` of the body. */
+  readonly contentDigest?: DigestAlgorithm
+  /** RFC 9530 `Repr-Digest` of the whole source (bytes [0, size)). */
+  readonly reprDigest?: DigestAlgorithm
 }
 
 export interface MachineResult {
@@ -230,6 +271,8 @@ export type Effect =
       readonly delayMs: number
       readonly reason: string
       readonly status?: number
+      /** The server found the content corrupted: hash it again before sending it again. */
+      readonly integrity?: boolean
     }
 
 export interface Transition {
@@ -262,6 +305,11 @@ export function initialState(config: MachineConfig): MachineState {
       retries: config.retries ?? 10,
       retryBaseMs: config.retryBaseMs ?? 500,
       retryMaxMs: config.retryMaxMs ?? 30_000,
+      checksum: config.checksum,
+      digest: config.digest,
+      rereadable: config.rereadable ?? false,
+      integrityRetries: config.integrityRetries ?? 3,
+      concat: config.concat,
     },
     protocol: protocol ?? (config.uploadUrl === undefined ? undefined : pinned),
     discovery: config.discovery,
@@ -273,6 +321,7 @@ export function initialState(config: MachineConfig): MachineState {
     limits: config.discovery?.limits ?? {},
     shrunk: undefined,
     attempt: 0,
+    integrityAttempt: 0,
     refresh: false,
     refreshed: false,
     chunk: undefined,
@@ -305,7 +354,102 @@ function configProblem(s: MachineState): string | undefined {
       return `${name} must be a positive integer, got ${v}`
     }
   }
+  if (c.checksum !== undefined && c.checksum !== 'sha1' && c.checksum !== 'sha256') {
+    return `checksum must be sha1 or sha256, got ${String(c.checksum)}`
+  }
+  if (c.digest !== undefined && c.digest !== 'sha-256' && c.digest !== 'sha-512') {
+    return `digest must be sha-256 or sha-512, got ${String(c.digest)}`
+  }
+  const draft = c.protocol === 'ietf' || c.interop !== undefined
+  if (c.concat !== undefined) {
+    if (draft) {
+      return 'parallel uploads need tus concatenation; the IETF draft has no concatenation'
+    }
+    if (c.concat.kind === 'partial' && s.size === undefined) {
+      return 'parallel uploads need the size up front'
+    }
+  }
+  if (c.checksum !== undefined && c.digest === undefined && draft) {
+    return 'checksum (Upload-Checksum) belongs to tus; with the IETF draft use digest'
+  }
+  if (c.digest !== undefined && c.checksum === undefined && c.protocol === 'tus') {
+    return 'digest (Content-Digest, Repr-Digest) belongs to the IETF draft; with tus use checksum'
+  }
   return metadataProblem(c.metadata)
+}
+
+/** OPTIONS is needed before anything else: to check the server's tus extensions. */
+function needsDiscovery(s: MachineState): boolean {
+  const c = s.config
+  if (s.discovery !== undefined || c.protocol === 'ietf' || c.interop !== undefined) return false
+  return c.concat !== undefined || c.checksum !== undefined
+}
+
+/** What the chosen protocol and server lack for this upload, as a failure (0004: up front). */
+function featureProblem(s: MachineState, p: Protocol): Failure | undefined {
+  const c = s.config
+  const unsupported = (message: string): Failure => ({ code: 'ERR_UNSUPPORTED', message })
+  if (p.kind === 'ietf') {
+    if (c.concat !== undefined) {
+      return unsupported(
+        'parallel uploads need tus concatenation, and the server speaks the IETF draft, which has none',
+      )
+    }
+    if (c.checksum !== undefined && c.digest === undefined) {
+      return unsupported(
+        `the server speaks the IETF draft, which has no tus checksums: use digest instead of checksum ${c.checksum}`,
+      )
+    }
+    return undefined
+  }
+  const d = s.discovery
+  const extensions = d?.tusExtensions ?? []
+  const offered = extensions.length === 0 ? 'none' : extensions.join(', ')
+  if (c.concat !== undefined && !extensions.includes('concatenation')) {
+    return unsupported(
+      `parallel uploads need tus concatenation, which the server does not offer (Tus-Extension: ${offered})`,
+    )
+  }
+  if (c.checksum !== undefined) {
+    if (!extensions.includes('checksum')) {
+      return unsupported(
+        `checksum ${c.checksum} needs the tus checksum extension, which the server does not offer (Tus-Extension: ${offered})`,
+      )
+    }
+    const algorithms = d?.checksumAlgorithms ?? []
+    if (!algorithms.includes(c.checksum)) {
+      return unsupported(
+        `the server does not offer the checksum algorithm ${c.checksum} (Tus-Checksum-Algorithm: ${
+          algorithms.length === 0 ? 'none' : algorithms.join(', ')
+        })`,
+      )
+    }
+  } else if (c.digest !== undefined) {
+    return unsupported(
+      `the server speaks tus, which has no Content-Digest / Repr-Digest: use checksum instead of digest ${c.digest}`,
+    )
+  }
+  return undefined
+}
+
+/** The integrity fields of a request with `length` bytes of content (undefined: none). */
+function integrityOf(
+  s: MachineState,
+  p: Protocol,
+  length: number,
+  creation: boolean,
+): Integrity | undefined {
+  const c = s.config
+  if (p.kind === 'tus') {
+    return c.checksum !== undefined && length > 0 ? { checksum: c.checksum } : undefined
+  }
+  if (c.digest === undefined) return undefined
+  const out: { -readonly [K in keyof Integrity]: Integrity[K] } = {}
+  if (length > 0) out.contentDigest = c.digest
+  // draft-05 §15: Repr-Digest of the whole representation, known before it is sent only when
+  // the source can be read twice and its size is known.
+  if (creation && c.rereadable && s.size !== undefined) out.reprDigest = c.digest
+  return out.contentDigest === undefined && out.reprDigest === undefined ? undefined : out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -361,6 +505,11 @@ function proceed(s: MachineState, effects: Effect[]): Transition {
     }
     return request(s, 'terminate', terminateRequest(s.protocol, s.url), noBody(), effects)
   }
+  if (needsDiscovery(s)) {
+    const target = s.config.endpoint ?? s.url
+    if (target === undefined) return fail(s, { code: 'ERR_CONFIG', message: 'no endpoint' })
+    return request(s, 'discover', discoverRequest(target), noBody(), effects)
+  }
   if (s.protocol === undefined) {
     const chosen = choose(s, s.discovery)
     if (chosen === 'discover') {
@@ -371,6 +520,8 @@ function proceed(s: MachineState, effects: Effect[]): Transition {
     return proceed({ ...s, protocol: chosen }, [...effects, { kind: 'protocol', protocol: chosen }])
   }
   const p = s.protocol
+  const missing = featureProblem(s, p)
+  if (missing !== undefined) return fail(s, missing, effects)
   const max = s.limits.maxSize
   if (s.size !== undefined && max !== undefined && s.size > max) {
     return fail(
@@ -457,11 +608,13 @@ function planCreate(s: MachineState, p: Protocol, effects: Effect[]): Transition
         message: 'the size is unknown and the server does not offer creation-defer-length',
       })
     }
+    const concat = s.config.concat
     const head = createRequest(p, endpoint, {
       size: s.size,
       contentLength: 0,
       complete: false,
       metadata: meta,
+      ...(concat === undefined ? {} : { concat }),
     })
     return request(
       base,
@@ -471,7 +624,8 @@ function planCreate(s: MachineState, p: Protocol, effects: Effect[]): Transition
         kind: 'create',
         offset: 0,
         length: 0,
-        complete: s.size === 0,
+        // tus 1.0.0 §Concatenation: the final upload is complete once its parts are.
+        complete: s.size === 0 || concat?.kind === 'final',
         declaresLength: s.size !== undefined,
       },
       effects,
@@ -486,10 +640,11 @@ function planCreate(s: MachineState, p: Protocol, effects: Effect[]): Transition
       complete,
       metadata: meta,
     })
+    const integrity = integrityOf(base, p, 0, true)
     return request(
       base,
       'create',
-      head,
+      integrity === undefined ? head : { ...head, integrity },
       { kind: 'create', offset: 0, length: 0, complete, declaresLength: s.size !== undefined },
       effects,
     )
@@ -503,10 +658,12 @@ function planCreate(s: MachineState, p: Protocol, effects: Effect[]): Transition
     complete: r.complete,
     metadata: meta,
   })
+  const integrity = integrityOf(base, p, r.length, true)
   const spec: RequestSpec = {
     ...head,
     body: { offset: 0, length: r.length },
     ...(r.length > 0 ? { waitForInterimMs: s.config.interimWaitMs } : {}),
+    ...(integrity === undefined ? {} : { integrity }),
   }
   return request(
     base,
@@ -526,6 +683,17 @@ function planCreate(s: MachineState, p: Protocol, effects: Effect[]): Transition
 function planAppend(s: MachineState, p: Protocol, effects: Effect[]): Transition {
   const url = s.url
   if (url === undefined) return planCreate({ ...s, need: 'create' }, p, effects)
+  if (s.config.concat?.kind === 'final') {
+    // tus 1.0.0 §Concatenation: a final upload takes no PATCH.
+    return fail(
+      s,
+      {
+        code: 'ERR_PROTOCOL',
+        message: `the final upload ${url} is not complete, although its partial uploads are`,
+      },
+      effects,
+    )
+  }
   const r = range(s, s.offset)
   if ('read' in r) return readStep(s, s.offset, r.read, effects)
   const size = s.size
@@ -537,10 +705,15 @@ function planAppend(s: MachineState, p: Protocol, effects: Effect[]): Transition
     complete: r.complete,
     declareLength: declare,
   })
+  const integrity = integrityOf(s, p, r.length, false)
   return request(
     s,
     'append',
-    { ...head, body: { offset: s.offset, length: r.length } },
+    {
+      ...head,
+      body: { offset: s.offset, length: r.length },
+      ...(integrity === undefined ? {} : { integrity }),
+    },
     {
       kind: 'append',
       offset: s.offset,
@@ -609,7 +782,7 @@ function done(s: MachineState, response: ResponseHead, resumable = true): Transi
 function acknowledge(s: MachineState, offset: number, effects: Effect[]): MachineState {
   if (offset === s.offset) return s
   effects.push({ kind: 'progress', acknowledged: offset })
-  return offset > s.offset ? { ...s, offset, attempt: 0 } : { ...s, offset }
+  return offset > s.offset ? { ...s, offset, attempt: 0, integrityAttempt: 0 } : { ...s, offset }
 }
 
 /** Saves the resumable state when the URL or the expiry changed. */
@@ -799,8 +972,9 @@ function onDiscovery(s: MachineState, response: ResponseHead, env: Env): Transit
       : { tus: false, tusExtensions: [], ietf: false, limits: {} }
   const effects: Effect[] = [{ kind: 'discovered', endpoint: target, discovery }]
   const chosen = choose(s, discovery)
-  const protocol: Protocol = chosen === 'discover' ? { kind: 'tus' } : chosen
-  effects.push({ kind: 'protocol', protocol })
+  // A resumed upload keeps its protocol (discovery was only asked for the server's extensions).
+  const protocol: Protocol = s.protocol ?? (chosen === 'discover' ? { kind: 'tus' } : chosen)
+  if (s.protocol === undefined) effects.push({ kind: 'protocol', protocol })
   return proceed(
     {
       ...s,
@@ -847,6 +1021,9 @@ function onCreated(
   const status = response.status
   const ok = status >= 200 && status < 300
   const effects: Effect[] = []
+  if (isDigestMismatch(s, p, pending, response, r)) {
+    return onIntegrityFailure(s, response, s.url === undefined ? 'create' : 'retrieve')
+  }
   if (p.kind === 'ietf' && r.complete === undefined && status !== 403 && status !== 413) {
     // 0004: a creation answered without this version's completion field comes from a server
     // that does not know the version. A 2xx to a request that carried everything is a finished
@@ -896,6 +1073,10 @@ function onCreated(
     )
   }
   if (p.kind === 'tus') {
+    if (s.config.concat?.kind === 'final') {
+      // tus 1.0.0 §Concatenation: the final upload is created from complete partial uploads.
+      return withEffects(done(st, response), effects)
+    }
     const offset = r.offset ?? 0
     st = acknowledge(st, offset, effects)
     if (st.size !== undefined && pending.declaresLength && offset === st.size) {
@@ -1020,6 +1201,14 @@ function onAppended(
     return onTransientFailure(s, env, describe(response), response, r.retryAfterMs)
   }
   if (status === 413) return onTooLarge(s, pending, response)
+  if (status === 460 && p.kind === 'tus' && s.config.checksum !== undefined) {
+    // tus 1.0.0 §Checksum: the chunk was discarded and the offset did not move: send it again.
+    return onIntegrityFailure(s, response, 'append')
+  }
+  if (isDigestMismatch(s, p, pending, response, r)) {
+    // The draft does not say what the server kept: ask, then send again.
+    return onIntegrityFailure(s, response, 'retrieve')
+  }
   if (status === 404 || status === 410) {
     // Gone, or completed already (draft-09..-11 answer 410 to appends to completed uploads):
     // the offset retrieval tells which.
@@ -1085,6 +1274,52 @@ function onAppended(
   }
   st = acknowledge(st, r.offset ?? pending.offset + pending.length, effects)
   return proceed({ ...st, need: 'append' }, effects)
+}
+
+/**
+ * A draft server's answer to a Content-Digest that did not match: RFC 9530 defines no status,
+ * Ferry answers 400 and names the digest. A 400 whose body mentions a digest, to a request that
+ * carried Content-Digest, and that did not complete the upload (a Repr-Digest mismatch fails the
+ * whole upload, draft-05 §15), counts as a corrupted transfer.
+ */
+function isDigestMismatch(
+  s: MachineState,
+  p: Protocol,
+  pending: Pending,
+  response: ResponseHead,
+  r: Reading,
+): boolean {
+  return (
+    p.kind === 'ietf' &&
+    s.config.digest !== undefined &&
+    response.status === 400 &&
+    pending.length > 0 &&
+    r.complete !== true &&
+    /digest/i.test(response.body ?? '')
+  )
+}
+
+/** Content rejected as corrupted (460, Content-Digest): sent again, a bounded number of times. */
+function onIntegrityFailure(s: MachineState, response: ResponseHead, need: Need): Transition {
+  const attempt = s.integrityAttempt + 1
+  if (attempt > s.config.integrityRetries) {
+    return fail(s, {
+      code: 'ERR_INTEGRITY',
+      message: `the server rejected the content as corrupted ${attempt} times in a row: ${describe(response)}`,
+      status: response.status,
+      response,
+    })
+  }
+  return proceed({ ...s, integrityAttempt: attempt, need, pending: undefined }, [
+    {
+      kind: 'retry',
+      attempt,
+      delayMs: 0,
+      reason: `integrity check failed: ${describe(response)}`,
+      status: response.status,
+      integrity: true,
+    },
+  ])
 }
 
 /** 413: halve the append (never below min-append-size) and retry (0004). */

@@ -58,6 +58,8 @@ export interface Discovery {
   /** Tus-Version lists 1.0.0. */
   readonly tus: boolean
   readonly tusExtensions: readonly string[]
+  /** Tus-Checksum-Algorithm (tus 1.0.0 §Checksum), lower case; absent when not sent. */
+  readonly checksumAlgorithms?: readonly string[]
   /** Upload-Limit is present: a draft server (draft-13 §4.1.4: MUST on OPTIONS). */
   readonly ietf: boolean
   /** The interop version the server echoed, when it did. */
@@ -146,16 +148,30 @@ export interface CreateOptions {
   /** Draft: this request carries the whole representation (Upload-Complete: ?1). */
   readonly complete: boolean
   readonly metadata: Readonly<Record<string, string>>
+  /** tus concatenation: a partial upload, or the final upload of these partial uploads. */
+  readonly concat?: Concat
 }
+
+/** tus 1.0.0 §Concatenation: what an upload is. */
+export type Concat =
+  | { readonly kind: 'partial' }
+  | { readonly kind: 'final'; readonly parts: readonly string[] }
 
 /** The creation request (tus 1.0.0 §Creation; draft-13 §4.2.1). */
 export function createRequest(p: Protocol, endpoint: string, o: CreateOptions): RequestHead {
   const headers: Record<string, string> = { ...versionHeaders(p) }
   const metadata = encodeMetadata(o.metadata)
   if (p.kind === 'tus') {
-    // tus 1.0.0 §Creation: Upload-Length, or Upload-Defer-Length: 1 (creation-defer-length).
-    if (o.size !== undefined) headers[H.uploadLength] = String(o.size)
-    else headers[H.uploadDeferLength] = '1'
+    if (o.concat?.kind === 'final') {
+      // tus 1.0.0 §Concatenation: `final;` and the partial uploads' URLs, separated by spaces;
+      // the final upload's creation MUST NOT carry Upload-Length.
+      headers[H.uploadConcat] = `final;${o.concat.parts.join(' ')}`
+    } else {
+      // tus 1.0.0 §Creation: Upload-Length, or Upload-Defer-Length: 1 (creation-defer-length).
+      if (o.size !== undefined) headers[H.uploadLength] = String(o.size)
+      else headers[H.uploadDeferLength] = '1'
+      if (o.concat?.kind === 'partial') headers[H.uploadConcat] = 'partial'
+    }
     if (metadata !== '') headers[H.uploadMetadata] = metadata
     // tus 1.0.0 §creation-with-upload: content MUST be application/offset+octet-stream.
     if (o.contentLength > 0) headers[H.contentType] = MEDIA_TYPE.offsetOctetStream
@@ -278,9 +294,18 @@ export function readDiscovery(head: ResponseHead): Discovery {
   const limits: { -readonly [K in keyof Limits]: Limits[K] } = { ...(limit?.limits ?? {}) }
   if (tusMax !== undefined && limits.maxSize === undefined) limits.maxSize = tusMax
   const interop = parseNonNegativeIntegerField(h[H.uploadDraftInteropVersion])
+  const algorithms = h[H.tusChecksumAlgorithm]
   return {
     tus: versions.includes(TUS_VERSION),
     tusExtensions: extensions,
+    ...(algorithms === undefined
+      ? {}
+      : {
+          checksumAlgorithms: algorithms
+            .split(',')
+            .map((v) => v.trim().toLowerCase())
+            .filter((v) => v !== ''),
+        }),
     ietf: limit !== undefined,
     ...(interop !== undefined && interopFeatures(interop) !== undefined ? { interop } : {}),
     limits,

@@ -33,6 +33,12 @@ export interface TransportRequest {
 export interface Transport {
   /** True when `onInterim` sees 104 responses (Node's http client); enables optimistic creation. */
   readonly interimResponses: boolean
+  /**
+   * False when `onSent` is only called once the whole body was sent (fetch without streaming
+   * bodies): the upload then cannot tell a slow request from a stalled one while it sends.
+   * @default true
+   */
+  readonly reportsProgress?: boolean
   /** Sends the request; resolves with the final response, rejects on network errors or abort. */
   request(request: TransportRequest): Promise<ResponseHead>
   /** Releases connections (keep-alive sockets). */
@@ -64,6 +70,7 @@ export function fetchTransport(options: FetchTransportOptions = {}): Transport {
   const streamBodies = options.streamBodies ?? isNode()
   return {
     interimResponses: false,
+    reportsProgress: streamBodies,
     async request(req) {
       const init: RequestInit & { duplex?: 'half' } = {
         method: req.method,

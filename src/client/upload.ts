@@ -3,20 +3,32 @@
  * everything with time or side effects: backoff timers, stall detection, the header provider,
  * URL storage, events, and pause / resume / abort.
  */
+import { UploadError, type UploadErrorCode } from './errors.ts'
+import {
+  type ChecksumAlgorithm,
+  checksumField,
+  createHasher,
+  type DigestAlgorithm,
+  digestField,
+  type HashAlgorithm,
+  type HasherFactory,
+  hashOfDigest,
+} from './hash.ts'
 import {
   type Effect,
   type Env,
-  type Failure,
-  type FailureCode,
   initialState,
   type MachineConfig,
   type MachineEvent,
   type MachineState,
   next,
   type ProtocolChoice,
+  type RequestSpec,
   type Step,
   type Transition,
 } from './machine.ts'
+import { type ParallelDeps, ParallelRun, type RunInternals } from './parallel.ts'
+import { RateMeter } from './progress.ts'
 import {
   type Discovery,
   type HeaderRecord,
@@ -27,7 +39,8 @@ import {
 } from './protocols.ts'
 import { SourceError, toSource, type UploadInput, type UploadSource } from './sources.ts'
 import type { UrlStorage } from './storage.ts'
-import { fetchTransport, type RequestBody, type Transport } from './transport.ts'
+import type { RequestBody, Transport } from './transport.ts'
+import { defaultTransport } from './xhr.ts'
 
 /** Extra request fields; called before every request (`refresh` after a 401). */
 export type HeaderProvider = (context: {
@@ -52,6 +65,8 @@ export interface Progress {
 }
 
 export interface RetryInfo {
+  /** Parallel uploads: the part (0-based) that retries. */
+  readonly part?: number
   readonly attempt: number
   readonly delayMs: number
   readonly reason: string
@@ -88,8 +103,19 @@ export interface RequestEnd extends RequestInfo {
   readonly written: number
 }
 
+/** Parallel uploads: a part's partial upload. */
+export interface PartInfo {
+  /** 0-based. */
+  readonly index: number
+  /** The part's bytes in the source: [offset, offset + length). */
+  readonly offset: number
+  readonly length: number
+  readonly url: string
+}
+
 export interface UploadEvents {
   progress: Progress
+  part: PartInfo
   url: string
   retry: RetryInfo
   success: UploadResult
@@ -117,7 +143,7 @@ export interface UploadOptions {
   readonly metadata?: Readonly<Record<string, string>>
   /** Extra fields for every request, or a provider called before each one. */
   readonly headers?: Readonly<Record<string, string>> | HeaderProvider
-  /** @default fetchTransport() */
+  /** @default defaultTransport(): XMLHttpRequest where it exists (upload progress), else fetch */
   readonly transport?: Transport
   /** Where URLs are kept for resuming; null: none. @default none (ferry/client/node: a file) */
   readonly storage?: UrlStorage | null
@@ -137,6 +163,29 @@ export interface UploadOptions {
   readonly size?: number
   /** Optimistic creation: how long to wait for the 104 before sending content. @default 1000 */
   readonly interimWaitMs?: number
+  /**
+   * Parallel uploads (tus concatenation): above 1, the source is split into this many contiguous
+   * parts, each a partial upload with its own retries, then joined by a final upload that carries
+   * the metadata. Needs a server that lists `concatenation` (refused up front otherwise, and with
+   * the IETF draft, which has none) and a source that can be read at any offset (not a stream).
+   */
+  readonly parallel?: number
+  /**
+   * tus: `Upload-Checksum` of every request's content (tus 1.0.0 §Checksum), if the server offers
+   * the checksum extension and the algorithm (refused up front otherwise). A 460 sends the chunk
+   * again, `integrityRetries` times. Costs one extra read of every chunk (it is hashed first).
+   */
+  readonly checksum?: ChecksumAlgorithm
+  /**
+   * The draft: `Content-Digest` of every request's content and, for sources that can be read
+   * twice (bytes, Blobs, files), `Repr-Digest` of the whole content on the creation (RFC 9530).
+   * Costs one extra read of every chunk, and one of the whole source before the creation.
+   */
+  readonly digest?: DigestAlgorithm
+  /** Times one chunk is sent again after the server found it corrupted. @default 3 */
+  readonly integrityRetries?: number
+  /** Hash functions for checksums and digests. @default pure TypeScript (ferry/client/node: node:crypto) */
+  readonly hasher?: HasherFactory
   onProgress?(progress: Progress): void
   onUrl?(url: string): void
   onRetry?(retry: RetryInfo): void
@@ -148,21 +197,7 @@ export interface UploadOptions {
   readonly random?: () => number
 }
 
-export type UploadErrorCode = FailureCode | 'ERR_ABORTED'
-
-export class UploadError extends Error {
-  override readonly name = 'UploadError'
-  readonly code: UploadErrorCode
-  readonly status: number | undefined
-  readonly response: ResponseHead | undefined
-  constructor(failure: Failure | { code: UploadErrorCode; message: string }) {
-    super(failure.message)
-    this.code = failure.code
-    const f = failure as Failure
-    this.status = f.status
-    this.response = f.response
-  }
-}
+export { UploadError, type UploadErrorCode }
 
 export interface Upload {
   /** Settles once: the result, or an UploadError (ERR_ABORTED after `abort`). */
@@ -191,9 +226,18 @@ export function clearDiscoveryCache(): void {
   discoveryCache.clear()
 }
 
+const parallelDeps: ParallelDeps = {
+  runPart: (source, options, internals) => new UploadRun(source, options, internals),
+  discovery: (endpoint) => discoveryCache.get(endpoint),
+}
+
 /** Creates an upload; call `start()` to begin. */
 export function upload(input: UploadInput, options: UploadOptions): Upload {
-  return new UploadRun(toSource(input), options)
+  const source = toSource(input)
+  if (options.parallel !== undefined && options.parallel !== 1) {
+    return new ParallelRun(source, options, parallelDeps)
+  }
+  return new UploadRun(source, options)
 }
 
 class StallError extends Error {
@@ -205,8 +249,6 @@ class PauseSignal extends Error {
 
 type Listeners = { [E in keyof UploadEvents]?: Set<(data: UploadEvents[E]) => void> }
 
-const RATE_SAMPLE_MS = 500
-const RATE_TAU_MS = 5000
 const PROGRESS_EVERY_MS = 100
 
 class UploadRun implements Upload {
@@ -233,17 +275,22 @@ class UploadRun implements Upload {
   #sent = 0
   #position = 0
   #total: number | undefined
-  #rate = 0
-  #rateSamples = 0
-  #firstSampleAt: number | undefined
-  #lastSample: { at: number; acknowledged: number } | undefined
+  #meter = new RateMeter()
   #lastEmit = 0
   #started = false
+  #internals: RunInternals
+  #hasher: HasherFactory
+  /** Repr-Digest values, once computed (the source does not change). */
+  #reprDigests = new Map<DigestAlgorithm, Uint8Array>()
+  /** The digests of the last body hashed (a chunk sent again is not hashed again). */
+  #lastHashed: { key: string; digests: Map<HashAlgorithm, Uint8Array> } | undefined
 
-  constructor(source: UploadSource, options: UploadOptions) {
+  constructor(source: UploadSource, options: UploadOptions, internals: RunInternals = {}) {
     this.#source = source
     this.#options = options
-    this.#transport = options.transport ?? fetchTransport()
+    this.#internals = internals
+    this.#hasher = options.hasher ?? createHasher
+    this.#transport = options.transport ?? defaultTransport()
     this.#storage = options.storage ?? undefined
     this.#now = options.now ?? Date.now
     this.#random = options.random ?? Math.random
@@ -265,19 +312,13 @@ class UploadRun implements Upload {
 
   get progress(): Progress {
     const remaining = this.#total === undefined ? undefined : this.#total - this.#acknowledged
-    const stable =
-      this.#rateSamples >= 3 &&
-      this.#firstSampleAt !== undefined &&
-      this.#now() - this.#firstSampleAt >= 2000 &&
-      this.#rate > 0
     return {
       acknowledged: this.#acknowledged,
       sent: this.#sent,
       position: Math.max(this.#position, this.#acknowledged),
       total: this.#total,
-      rate: this.#rate,
-      etaSeconds:
-        remaining !== undefined && stable ? Math.max(0, remaining / this.#rate) : undefined,
+      rate: this.#meter.rate,
+      etaSeconds: this.#meter.eta(this.#now(), remaining),
     }
   }
 
@@ -356,6 +397,12 @@ class UploadRun implements Upload {
       ...(o.retries === undefined ? {} : { retries: o.retries }),
       ...(o.retryDelayMs === undefined ? {} : { retryBaseMs: o.retryDelayMs }),
       ...(o.maxRetryDelayMs === undefined ? {} : { retryMaxMs: o.maxRetryDelayMs }),
+      ...(o.checksum === undefined ? {} : { checksum: o.checksum }),
+      ...(o.digest === undefined ? {} : { digest: o.digest }),
+      ...(o.integrityRetries === undefined ? {} : { integrityRetries: o.integrityRetries }),
+      ...(this.#internals.concat === undefined ? {} : { concat: this.#internals.concat }),
+      // Repr-Digest needs the whole content before the creation: sources that can be read twice.
+      rereadable: source.streaming !== true && size !== undefined,
     }
     // The wait for the 104 is no sign of life: keep it well inside the stall timeout.
     const stallMs = o.stallTimeoutMs ?? 30_000
@@ -433,7 +480,7 @@ class UploadRun implements Upload {
     if (state === undefined) throw new Error('not started')
     const t = next(state, event, this.#env())
     this.#machine = t.state
-    for (const effect of t.effects) this.#apply(effect)
+    for (const effect of t.effects) this.#apply(effect, t.step.kind === 'done')
     return t
   }
 
@@ -539,6 +586,14 @@ class UploadRun implements Upload {
     } else if (spec.method === 'POST' || spec.method === 'PATCH') {
       headers['content-length'] = '0'
     }
+    if (spec.integrity !== undefined) {
+      if (gen !== this.#gen) return undefined
+      try {
+        Object.assign(headers, await this.#integrityFields(spec))
+      } catch (e) {
+        return { type: 'source-error', message: (e as Error).message }
+      }
+    }
     if (gen !== this.#gen) return undefined
     const info: RequestInfo = {
       method: spec.method,
@@ -547,9 +602,13 @@ class UploadRun implements Upload {
       ...(spec.body === undefined ? {} : { offset: spec.body.offset, length: spec.body.length }),
     }
     this.#emit('request', info)
+    // A 'request' listener may have paused the upload.
+    if (gen !== this.#gen) return undefined
     const controller = new AbortController()
     this.#controller = controller
-    const stallMs = this.#options.stallTimeoutMs ?? 30_000
+    // Without progress reports while the body is sent, silence is not a stall: no timer then.
+    const blind = this.#transport.reportsProgress === false && (body?.length ?? 0) > 0
+    const stallMs = blind ? 0 : (this.#options.stallTimeoutMs ?? 30_000)
     let stallTimer: ReturnType<typeof setTimeout> | undefined
     let ended = false
     const alive = (): void => {
@@ -605,7 +664,70 @@ class UploadRun implements Upload {
     }
   }
 
-  #apply(effect: Effect): void {
+  /**
+   * The integrity fields of a request: the body is read once more and hashed before it is sent
+   * (a digest field precedes the content), and the whole source once for Repr-Digest.
+   */
+  async #integrityFields(spec: RequestSpec): Promise<Record<string, string>> {
+    const integrity = spec.integrity ?? {}
+    const out: Record<string, string> = {}
+    const body = spec.body
+    const size = this.#machine?.size
+    if (integrity.reprDigest !== undefined && size !== undefined) {
+      const algorithm = integrity.reprDigest
+      let digest = this.#reprDigests.get(algorithm)
+      if (digest === undefined) {
+        const hashName = hashOfDigest(algorithm)
+        digest = (await this.#hashRange(0, size, [hashName])).get(hashName)
+        if (digest === undefined) throw new Error('no digest')
+        this.#reprDigests.set(algorithm, digest)
+      }
+      out['repr-digest'] = digestField(algorithm, digest)
+    }
+    if (body !== undefined && (integrity.checksum ?? integrity.contentDigest) !== undefined) {
+      const end = body.offset + body.length
+      const names = new Set<HashAlgorithm>()
+      if (integrity.checksum !== undefined) names.add(integrity.checksum)
+      const content = integrity.contentDigest
+      // A body that is the whole source has the representation's digest.
+      const whole = body.offset === 0 && end === size
+      const known = content === undefined || !whole ? undefined : this.#reprDigests.get(content)
+      if (content !== undefined && known === undefined) names.add(hashOfDigest(content))
+      const digests = names.size === 0 ? new Map() : await this.#hashRange(body.offset, end, names)
+      if (integrity.checksum !== undefined) {
+        const d = digests.get(integrity.checksum)
+        if (d !== undefined) out['upload-checksum'] = checksumField(integrity.checksum, d)
+      }
+      if (content !== undefined) {
+        const d = known ?? digests.get(hashOfDigest(content))
+        if (d !== undefined) out['content-digest'] = digestField(content, d)
+      }
+    }
+    return out
+  }
+
+  /** Hashes the source's bytes [start, end) with each algorithm, reading them once. */
+  async #hashRange(
+    start: number,
+    end: number,
+    algorithms: Iterable<HashAlgorithm>,
+  ): Promise<Map<HashAlgorithm, Uint8Array>> {
+    const names = [...algorithms].sort()
+    const key = `${start}-${end}-${names.join(',')}`
+    if (this.#lastHashed?.key === key) return this.#lastHashed.digests
+    const hashers = names.map((name) => [name, this.#hasher(name)] as const)
+    const body = await this.#source.slice(start, end)
+    if (body.bytes !== undefined) {
+      for (const [, h] of hashers) h.update(body.bytes)
+    } else {
+      for await (const piece of body.stream()) for (const [, h] of hashers) h.update(piece)
+    }
+    const digests = new Map(hashers.map(([name, h]) => [name, h.digest()] as const))
+    this.#lastHashed = { key, digests }
+    return digests
+  }
+
+  #apply(effect: Effect, success: boolean): void {
     switch (effect.kind) {
       case 'discovered':
         discoveryCache.set(effect.endpoint, effect.discovery)
@@ -622,6 +744,13 @@ class UploadRun implements Upload {
         this.#progress(true)
         return
       case 'save': {
+        if (this.#internals.save !== undefined) {
+          this.#internals.save({
+            url: effect.url,
+            ...(effect.expiresAt === undefined ? {} : { expiresAt: effect.expiresAt }),
+          })
+          return
+        }
         const fp = this.#fingerprint
         if (fp === undefined) return
         this.#store((s) =>
@@ -637,9 +766,13 @@ class UploadRun implements Upload {
         return
       }
       case 'forget':
-        if (this.#fingerprint !== undefined) this.#store((s, fp) => s.remove(fp))
+        if (this.#internals.forget !== undefined) this.#internals.forget(success)
+        else if (this.#fingerprint !== undefined) this.#store((s, fp) => s.remove(fp))
         return
       case 'retry': {
+        // Content the server found corrupted is read and hashed again (the read may have been
+        // the fault).
+        if (effect.integrity === true) this.#lastHashed = undefined
         const info: RetryInfo = {
           attempt: effect.attempt,
           delayMs: effect.delayMs,
@@ -670,18 +803,7 @@ class UploadRun implements Upload {
 
   #progress(force: boolean): void {
     const now = this.#now()
-    const last = this.#lastSample
-    if (last === undefined) {
-      this.#lastSample = { at: now, acknowledged: this.#acknowledged }
-    } else if (now - last.at >= RATE_SAMPLE_MS) {
-      const dt = now - last.at
-      const instant = ((this.#acknowledged - last.acknowledged) * 1000) / dt
-      const alpha = 1 - Math.exp(-dt / RATE_TAU_MS)
-      this.#rate = this.#rateSamples === 0 ? instant : this.#rate + alpha * (instant - this.#rate)
-      this.#rateSamples++
-      this.#firstSampleAt ??= now
-      this.#lastSample = { at: now, acknowledged: this.#acknowledged }
-    }
+    this.#meter.sample(now, this.#acknowledged)
     if (!force && now - this.#lastEmit < PROGRESS_EVERY_MS) return
     this.#lastEmit = now
     const p = this.progress

@@ -238,7 +238,11 @@ describe('ferry upload', () => {
       [[], /missing <file>/],
       [['x'], /missing <endpoint>/],
       [['x', 'ftp://h/'], /http:\/\/ or https:\/\//],
-      [['x', server.endpoint, '--parallel', '4'], /--parallel is not available yet/],
+      [['x', server.endpoint, '--parallel', '0'], /--parallel must be a whole number/],
+      [['-', server.endpoint, '--parallel', '2'], /--parallel needs a file/],
+      [['x', server.endpoint, '--parallel', '2', '--interop', '8'], /IETF draft has none/],
+      [['x', server.endpoint, '--checksum', 'md5'], /--checksum must be sha1 or sha256/],
+      [['x', server.endpoint, '--digest', 'sha-1'], /--digest must be sha-256 or sha-512/],
       [['x', server.endpoint, '--protocol', 'foo'], /--protocol must be/],
       [['x', server.endpoint, '--interop', '11'], /--interop/],
       [['x', server.endpoint, '--chunk-size', 'lots'], /--chunk-size/],
@@ -250,9 +254,9 @@ describe('ferry upload', () => {
       assert.equal(code, 2, `${args.join(' ')}: ${stderr}`)
       assert.match(stderr, message)
     }
-    const real = cli(['x', server.endpoint, '--parallel=2'])
+    const real = cli(['x', server.endpoint, '--parallel=0'])
     assert.equal((await real.exited).code, 2)
-    assert.match(real.stderr(), /--parallel is not available yet/)
+    assert.match(real.stderr(), /--parallel must be/)
     const missing = cli([
       join(dir.path, 'nope.bin'),
       server.endpoint,

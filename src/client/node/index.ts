@@ -8,11 +8,13 @@
 import type { Readable } from 'node:stream'
 import { toSource, type UploadInput, type UploadSource } from '../sources.ts'
 import { upload as baseUpload, type Upload, type UploadOptions } from '../upload.ts'
+import { nodeHasher } from './hash.ts'
 import { fileSource, readableSource } from './sources.ts'
 import { fileUrlStorage } from './storage.ts'
 import { type NodeTransport, nodeTransport } from './transport.ts'
 
 export * from '../index.ts'
+export { nodeHasher } from './hash.ts'
 export { bypassesProxy, proxyFor } from './proxy.ts'
 export {
   type FileSourceOptions,
@@ -37,7 +39,8 @@ function isReadable(x: unknown): x is Readable {
 
 /**
  * An upload in Node: `input` may also be a file path or a Readable. Defaults: the node:http
- * transport (shared, keep-alive) and the file storage at `defaultStatePath()`.
+ * transport (shared, keep-alive), the file storage at `defaultStatePath()`, and node:crypto
+ * for checksums and digests.
  */
 export function upload(input: UploadInput | string | Readable, options: UploadOptions): Upload {
   let source: UploadSource
@@ -50,5 +53,6 @@ export function upload(input: UploadInput | string | Readable, options: UploadOp
     ...options,
     transport: options.transport ?? sharedTransport,
     storage: options.storage === undefined ? fileUrlStorage() : options.storage,
+    hasher: options.hasher ?? nodeHasher,
   })
 }
