@@ -7,13 +7,17 @@
  *   that writes the body to a file — each in its own process, one upload in one PATCH.
  * - `client`: clients — Ferry's Node client (dist/client/node, built here) and tus-js-client
  *   4.3.1, each in its own process, uploading the same file to one Ferry server process.
+ * - `client-modes`: Ferry's Node client in every protocol mode — tus and the draft at interop 3
+ *   to 10 — to one Ferry server process, and in tus mode to @tus/server 2.4.5; each upload
+ *   checked by HEAD (size, completion) and by the SHA-256 of the file the server stored.
  *
- *   npm run bench                         # every scenario, 3 rounds
+ *   npm run bench                         # every scenario (3 rounds; client-modes: 1)
  *   npm run bench -- --only single --rounds 5 --size 1GiB
  *   npm run bench -- --only client --rounds 3 [--durability none]
+ *   npm run bench -- --only client-modes [--rounds 1] [--durability none]
  */
 import { type ChildProcess, fork, spawnSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import {
   createReadStream,
   createWriteStream,
@@ -24,6 +28,7 @@ import {
   statSync,
 } from 'node:fs'
 import http from 'node:http'
+import http2 from 'node:http2'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -33,20 +38,26 @@ const ROOT = new URL('..', import.meta.url).pathname
 const { values } = parseArgs({
   options: {
     only: { type: 'string' },
-    rounds: { type: 'string', default: '3' },
+    /** Rounds per scenario. @default 3 (client-modes: 1) */
+    rounds: { type: 'string' },
     size: { type: 'string', default: '1GiB' },
     json: { type: 'boolean', default: false },
     /** Durability of the Ferry server of the `client` scenario (ferry serve's default: fsync). */
     durability: { type: 'string', default: 'fsync' },
   },
 })
-const rounds = Number(values.rounds)
+const rounds = Number(values.rounds ?? 3)
+const modeRounds = Number(values.rounds ?? 1)
+const SCENARIOS = ['single', 'client', 'client-modes']
+if (values.only !== undefined && !SCENARIOS.includes(values.only)) {
+  throw new Error(`--only must be one of ${SCENARIOS.join(', ')}`)
+}
 if (values.durability !== 'fsync' && values.durability !== 'none') {
   throw new Error('--durability must be fsync or none')
 }
 const size = parseSize(values.size ?? '1GiB')
 
-type ServerKind = 'raw' | 'tus-server' | 'ferry' | 'ferry-nosync'
+type ServerKind = 'raw' | 'tus-server' | 'ferry' | 'ferry-nosync' | 'ferry-h2c'
 const SERVERS: readonly ServerKind[] = ['raw', 'tus-server', 'ferry', 'ferry-nosync']
 /** Script and extra arguments of each server process. */
 const LAUNCH: Record<ServerKind, [string, ...string[]]> = {
@@ -54,6 +65,7 @@ const LAUNCH: Record<ServerKind, [string, ...string[]]> = {
   'tus-server': ['tus-server.mjs'],
   ferry: ['ferry.mjs', 'fsync'],
   'ferry-nosync': ['ferry.mjs', 'none'],
+  'ferry-h2c': ['ferry.mjs', values.durability, 'h2c'],
 }
 
 interface Running {
@@ -109,6 +121,30 @@ function request(
     req.on('error', reject)
     if (body === undefined) req.end()
     else body.pipe(req)
+  })
+}
+
+/** A request without content over HTTP/2 without TLS (the h2c server). */
+function request2(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://127.0.0.1:${port}`)
+    session.on('error', reject)
+    const stream = session.request({ ':method': method, ':path': path, ...headers })
+    let head: http2.IncomingHttpHeaders = {}
+    stream.on('response', (h) => {
+      head = h
+    })
+    stream.resume()
+    stream.on('error', reject)
+    stream.on('end', () => {
+      session.close()
+      resolve({ status: Number(head[':status']), headers: head as http.IncomingHttpHeaders })
+    })
   })
 }
 
@@ -225,11 +261,17 @@ interface ClientReport {
 }
 
 /** Runs one client process to the end; its own timing (start to success) and resource usage. */
-async function runClient(kind: ClientKind, endpoint: string, file: string): Promise<ClientReport> {
+async function runClient(
+  kind: ClientKind,
+  endpoint: string,
+  file: string,
+  extra: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
+): Promise<ClientReport> {
   const child = fork(
     join(ROOT, 'bench/servers', CLIENT_SCRIPT[kind]),
-    [endpoint, file, String(size)],
-    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+    [endpoint, file, String(size), ...extra],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } },
   )
   const report = await new Promise<ClientReport>((resolve) => {
     child.once('message', (m) => resolve(m as ClientReport))
@@ -299,7 +341,146 @@ async function scenarioClient(file: string): Promise<ClientSample[]> {
   return samples
 }
 
-/** Compiles dist/ (the client scenario runs the compiled client, which must be current). */
+// ---------------------------------------------------------------------------------------------
+// Scenario `client-modes`: Ferry's Node client once per protocol mode, each upload verified.
+
+interface ModeRun {
+  /** ferry-h2c: the same Ferry over HTTP/2 without TLS (the client's node:http2 transport). */
+  readonly server: 'ferry' | 'tus-server' | 'ferry-h2c'
+  readonly protocol: 'tus' | 'ietf'
+  readonly interop?: number
+}
+const MODE_RUNS: readonly ModeRun[] = [
+  { server: 'ferry', protocol: 'tus' },
+  ...[3, 4, 5, 6, 7, 8, 9, 10].map((interop) => ({
+    server: 'ferry' as const,
+    protocol: 'ietf' as const,
+    interop,
+  })),
+  { server: 'tus-server', protocol: 'tus' },
+  // Not required by the comparison: the node:http2 transport at this size.
+  { server: 'ferry-h2c', protocol: 'tus' },
+  { server: 'ferry-h2c', protocol: 'ietf', interop: 10 },
+]
+const modeName = (m: ModeRun): string =>
+  m.protocol === 'tus' ? 'tus' : `ietf-${String(m.interop)}`
+
+interface ModeSample {
+  readonly server: ModeRun['server']
+  readonly mode: string
+  readonly mbPerSecond: number
+  readonly seconds: number
+  readonly peakRssMb: number
+  readonly cpuSeconds: number
+  readonly sha256: string
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) {
+    hash.update(chunk as Buffer)
+  }
+  return hash.digest('hex')
+}
+
+/**
+ * The upload at `url` is complete with `size` bytes (HEAD in its own protocol), and the file the
+ * server stored under the upload's id has the input's SHA-256; then it is deleted.
+ */
+async function verifyStored(
+  s: Running,
+  m: ModeRun,
+  url: string,
+  expected: string,
+): Promise<string> {
+  const path = new URL(url).pathname
+  const fields: Record<string, string> =
+    m.protocol === 'tus'
+      ? { 'tus-resumable': '1.0.0' }
+      : { 'upload-draft-interop-version': String(m.interop) }
+  const send = s.kind === 'ferry-h2c' ? request2 : request
+  const head = await send(s.port, 'HEAD', path, fields)
+  const h = head.headers
+  const problems: string[] = []
+  if (head.status !== 200 && head.status !== 204) problems.push(`status ${head.status}`)
+  if (h['upload-offset'] !== String(size)) problems.push(`Upload-Offset ${h['upload-offset']}`)
+  if (m.protocol === 'tus' && h['upload-length'] !== String(size)) {
+    problems.push(`Upload-Length ${h['upload-length']}`)
+  }
+  if (m.protocol === 'ietf') {
+    // Interop 3: Upload-Incomplete (?0 = complete); 4 and later: Upload-Complete.
+    const complete =
+      m.interop === 3 ? h['upload-incomplete'] === '?0' : h['upload-complete'] === '?1'
+    if (!complete) problems.push('not complete')
+  }
+  const id =
+    path
+      .split('/')
+      .filter((p) => p !== '')
+      .pop() ?? ''
+  const data = join(s.dir, id)
+  if (!existsSync(data)) problems.push(`no file ${data}`)
+  else if (statSync(data).size !== size) problems.push(`${data}: ${statSync(data).size} bytes`)
+  const got = problems.length === 0 ? await sha256File(data) : ''
+  if (problems.length === 0 && got !== expected) problems.push(`SHA-256 ${got}, not ${expected}`)
+  if (problems.length > 0) {
+    throw new Error(`${s.kind} ${modeName(m)} ${url}: ${problems.join('; ')}`)
+  }
+  const deleted = await send(s.port, 'DELETE', path, fields)
+  if (deleted.status !== 204) throw new Error(`DELETE ${url}: ${deleted.status}`)
+  rmSync(data, { force: true })
+  return got
+}
+
+async function scenarioClientModes(file: string): Promise<ModeSample[]> {
+  process.stderr.write(`SHA-256 of the input: `)
+  const expected = await sha256File(file)
+  process.stderr.write(`${expected}\n`)
+  const servers = {
+    ferry: await startServer(values.durability === 'none' ? 'ferry-nosync' : 'ferry'),
+    'tus-server': await startServer('tus-server'),
+    'ferry-h2c': await startServer('ferry-h2c'),
+  }
+  const samples: ModeSample[] = []
+  try {
+    for (let round = 0; round < modeRounds; round++) {
+      for (const m of MODE_RUNS) {
+        const s = servers[m.server]
+        const endpoint = `http://127.0.0.1:${s.port}/files/`
+        const extra = m.interop === undefined ? [m.protocol] : [m.protocol, String(m.interop)]
+        const h2c = m.server === 'ferry-h2c' ? { FERRY_BENCH_H2C: '1' } : {}
+        const r = await runClient('ferry-client', endpoint, file, extra, h2c)
+        if (!r.ok || r.url === undefined || r.seconds === undefined) {
+          throw new Error(`${m.server} ${modeName(m)}: ${r.error ?? 'no result'}`)
+        }
+        if (r.protocol !== modeName(m)) {
+          throw new Error(`${m.server} ${modeName(m)}: the client used ${r.protocol}`)
+        }
+        const digest = await verifyStored(s, m, r.url, expected)
+        const sample: ModeSample = {
+          server: m.server,
+          mode: modeName(m),
+          mbPerSecond: size / 1e6 / r.seconds,
+          seconds: r.seconds,
+          peakRssMb: r.maxRssMb ?? Number.NaN,
+          cpuSeconds: r.cpuSeconds ?? Number.NaN,
+          sha256: digest,
+        }
+        samples.push(sample)
+        if (!values.json) {
+          process.stderr.write(
+            `  round ${round + 1} ${m.server.padEnd(10)} ${sample.mode.padEnd(8)} ${sample.mbPerSecond.toFixed(0).padStart(5)} MB/s  ${sample.seconds.toFixed(2)} s  rss ${sample.peakRssMb.toFixed(0)} MB  cpu ${sample.cpuSeconds.toFixed(2)} s  HEAD ok, SHA-256 ok\n`,
+          )
+        }
+      }
+    }
+  } finally {
+    for (const server of Object.values(servers)) await stopServer(server)
+  }
+  return samples
+}
+
+/** Compiles dist/ (the client scenarios run the compiled client, which must be current). */
 function build(always: boolean): void {
   if (!always && existsSync(join(ROOT, 'dist/server/handler.js'))) return
   process.stderr.write('building dist/ (npm run build)\n')
@@ -309,7 +490,8 @@ function build(always: boolean): void {
 
 async function main(): Promise<void> {
   const clientScenario = values.only === undefined || values.only === 'client'
-  build(clientScenario)
+  const modesScenario = values.only === undefined || values.only === 'client-modes'
+  build(clientScenario || modesScenario)
   const file = await inputFile()
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
@@ -389,6 +571,32 @@ async function main(): Promise<void> {
           `| tus-js-client 4.3.1 (fs.createReadStream, chunkSize Infinity) | ${summary.tusJsClientMBps.toFixed(0)} | ${rounds_('tus-js-client')} | ${summary.cpuSeconds.tusJsClient.toFixed(2)} s | ${summary.peakRssMb.tusJsClient.toFixed(0)} MB |`,
           '',
           `Ferry client / tus-js-client: ${summary.ferryVsTusJsClient.toFixed(2)}×`,
+          '',
+        ].join('\n'),
+      )
+    }
+  }
+  if (modesScenario) {
+    process.stderr.write(
+      `scenario client-modes: Ferry's Node client, ${values.size} from a file, once per protocol mode to a Ferry server (durability ${values.durability}) and in tus mode to @tus/server 2.4.5 (${modeRounds} round${modeRounds === 1 ? '' : 's'})\n`,
+    )
+    const samples = await scenarioClientModes(file)
+    results.clientModes = { samples }
+    if (!values.json) {
+      const rows = MODE_RUNS.map((m) => {
+        const of = samples.filter((x) => x.server === m.server && x.mode === modeName(m))
+        const server =
+          m.server === 'tus-server'
+            ? '@tus/server 2.4.5 + @tus/file-store'
+            : `ferry (disk store, durability ${values.durability}${m.server === 'ferry-h2c' ? ', h2c' : ''})`
+        return `| ${server} | ${modeName(m)} | ${median(of.map((x) => x.mbPerSecond)).toFixed(0)} | ${median(of.map((x) => x.seconds)).toFixed(2)} s | ${median(of.map((x) => x.cpuSeconds)).toFixed(2)} s | ${Math.max(...of.map((x) => x.peakRssMb)).toFixed(0)} MB | ✓ |`
+      })
+      process.stdout.write(
+        [
+          '',
+          `| ${values.size} from a file, Ferry Node client → server | mode | MB/s | time | client CPU | client peak RSS | HEAD + SHA-256 of the stored file |`,
+          '|---|---|---:|---:|---:|---:|:---:|',
+          ...rows,
           '',
         ].join('\n'),
       )

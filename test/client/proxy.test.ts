@@ -1,7 +1,8 @@
 /**
  * The Node transport behind an HTTP proxy, as the environment says (HTTP_PROXY, HTTPS_PROXY,
  * NO_PROXY): absolute-form requests for http targets, a CONNECT tunnel with TLS inside for https
- * targets (Ferry over TLS with a self-signed certificate).
+ * targets (Ferry over TLS with a self-signed certificate), HTTP/1.1 inside it even though the
+ * server offers h2.
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -138,6 +139,12 @@ describe('client behind a proxy (environment variables)', () => {
 
   test('HTTPS_PROXY: a CONNECT tunnel, TLS to the target inside, the 104 still seen', async () => {
     const transport = nodeTransport({ env: { https_proxy: proxy.url }, ca: cert.cert })
+    // The server speaks h2 too (ALPN), but HTTP/2 is not tunnelled through a proxy.
+    const versions: string[] = []
+    const onRequest = (req: http.IncomingMessage): void => {
+      versions.push(req.httpVersion)
+    }
+    secure.node.on('request', onRequest)
     try {
       const bytes = randomBytes(2 * MiB)
       const up = upload(bytes, {
@@ -161,7 +168,10 @@ describe('client behind a proxy (environment variables)', () => {
         storage: memoryStorage(),
       }).start().done
       assert.equal(check.size, bytes.length, 'a HEAD through the tunnel confirms the upload')
+      assert.equal(transport.httpVersion(secure.endpoint), '1.1')
+      assert.deepEqual(new Set(versions), new Set(['1.1']), 'HTTP/1.1 through the tunnel')
     } finally {
+      secure.node.off('request', onRequest)
       transport.close()
     }
   })

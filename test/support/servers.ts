@@ -6,7 +6,11 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createNodeServer, type NodeServerOptions } from '../../src/adapters/node.ts'
+import {
+  createNodeServer,
+  type NodeServer,
+  type NodeServerOptions,
+} from '../../src/adapters/node.ts'
 import { createUploadHandler, type UploadHandler } from '../../src/server/handler.ts'
 import type { ServerOptions } from '../../src/server/options.ts'
 import type { UploadStore } from '../../src/store/types.ts'
@@ -29,6 +33,8 @@ export interface RunningServer {
   readonly handler: UploadHandler
   readonly store: UploadStore
   readonly dir: string
+  /** The node:http / node:http2 server (to watch its 'request', 'session' events). */
+  readonly node: NodeServer['server']
   close(): Promise<void>
 }
 
@@ -54,6 +60,7 @@ export async function startServer(
     handler,
     store,
     dir: dir.path,
+    node: server.server,
     async close() {
       await server.close(2000)
       dir.cleanup()

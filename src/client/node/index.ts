@@ -1,6 +1,7 @@
 /**
  * @module `ferry/client/node`: everything of `ferry/client`, plus the Node parts — a
- * node:http(s) transport that sees 104s (optimistic draft creation) and honours HTTPS_PROXY,
+ * node:http(s) transport that sees 104s (optimistic draft creation), honours HTTPS_PROXY and
+ * switches to HTTP/2 for https servers that choose `h2` by ALPN, a node:http2 transport,
  * file-path and Readable sources, and a file-backed URL storage. Its `upload()` takes a file
  * path or a Readable too, and defaults to that transport and to the file storage, so an upload
  * interrupted by a crash resumes in the next process.
@@ -15,6 +16,12 @@ import { type NodeTransport, nodeTransport } from './transport.ts'
 
 export * from '../index.ts'
 export { nodeHasher } from './hash.ts'
+export {
+  Http2NotNegotiatedError,
+  type Http2Transport,
+  type Http2TransportOptions,
+  http2Transport,
+} from './http2.ts'
 export { bypassesProxy, proxyFor } from './proxy.ts'
 export {
   type FileSourceOptions,
@@ -38,9 +45,9 @@ function isReadable(x: unknown): x is Readable {
 }
 
 /**
- * An upload in Node: `input` may also be a file path or a Readable. Defaults: the node:http
- * transport (shared, keep-alive), the file storage at `defaultStatePath()`, and node:crypto
- * for checksums and digests.
+ * An upload in Node: `input` may also be a file path or a Readable. Defaults: the Node
+ * transport (shared, keep-alive; HTTP/2 for https servers that choose it by ALPN), the file
+ * storage at `defaultStatePath()`, and node:crypto for checksums and digests.
  */
 export function upload(input: UploadInput | string | Readable, options: UploadOptions): Upload {
   let source: UploadSource

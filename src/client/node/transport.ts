@@ -1,13 +1,17 @@
 /**
- * @module A transport on node:http / node:https. It reports interim responses (Node's
- * 'information' event: the draft's 104 with Location and Upload-Offset, clients.md §3.6), the
- * body bytes handed to the socket (a sign of life for stall detection), honours HTTPS_PROXY /
- * HTTP_PROXY / NO_PROXY, and closes connections idle for too long.
+ * @module A transport on node:http / node:https / node:http2. It reports interim responses
+ * (Node's 'information' event, or HTTP/2 HEADERS frames with a 1xx status: the draft's 104 with
+ * Location and Upload-Offset, clients.md §3.6), the body bytes handed to the socket (a sign of
+ * life for stall detection), honours HTTPS_PROXY / HTTP_PROXY / NO_PROXY, and closes
+ * connections idle for too long. https origins reached directly get HTTP/2 when their server
+ * chooses `h2` by ALPN (remembered per origin), HTTP/1.1 otherwise; through a proxy, always
+ * HTTP/1.1.
  */
 import http from 'node:http'
 import https from 'node:https'
 import type { ResponseHead } from '../protocols.ts'
 import { MAX_RESPONSE_BODY, type Transport, type TransportRequest } from '../transport.ts'
+import { createHttp2Transport, Http2NotNegotiatedError, type Http2Transport } from './http2.ts'
 import { type Environment, proxyAuthorization, proxyFor, TunnelAgent } from './proxy.ts'
 
 export interface NodeTransportOptions {
@@ -23,9 +27,25 @@ export interface NodeTransportOptions {
   readonly proxy?: string | null
   /** Keep connections open between requests. @default true */
   readonly keepAlive?: boolean
+  /**
+   * HTTP/2 for https origins reached without a proxy whose server chooses `h2` by ALPN (the
+   * answer is remembered per origin); HTTP/1.1 where it chooses `http/1.1` or nothing. false:
+   * always HTTP/1.1. @default true
+   */
+  readonly http2?: boolean
+  /**
+   * HTTP/2 without TLS (h2c, prior knowledge) for http:// origins reached without a proxy. Only
+   * for servers known to speak it: there is no fallback. @default false
+   */
+  readonly h2c?: boolean
 }
 
 export interface NodeTransport extends Transport {
+  /**
+   * The HTTP version requests to this URL's origin use: '2' or '1.1', or undefined for an
+   * https origin not reached yet (ALPN decides on the first connection).
+   */
+  httpVersion(url: string): '2' | '1.1' | undefined
   close(): void
 }
 
@@ -79,7 +99,50 @@ export function nodeTransport(options: NodeTransportOptions = {}): NodeTransport
     return agent
   }
 
-  const request = (req: TransportRequest): Promise<ResponseHead> =>
+  /** What ALPN chose per https origin: 'h2', or 'http/1.1' (also for no ALPN at all). */
+  const alpn = new Map<string, 'h2' | 'http/1.1'>()
+  const useHttp2 = options.http2 !== false
+  let h2: Http2Transport | undefined
+  const http2Transport = (): Http2Transport => {
+    h2 ??= createHttp2Transport(
+      {
+        idleTimeoutMs: idleMs,
+        ...(options.ca === undefined ? {} : { ca: options.ca }),
+        ...(options.insecure === true ? { insecure: true } : {}),
+        ...(options.h2c === true ? { h2c: true } : {}),
+      },
+      {
+        onAlpn: (origin, chosen) => alpn.set(origin, chosen === 'h2' ? 'h2' : 'http/1.1'),
+        ...(keepAlive ? {} : { sessionIdleMs: 0 }),
+      },
+    )
+    return h2
+  }
+
+  /** The HTTP version for a target: '2', '1.1', or undefined (ALPN will tell). */
+  const versionFor = (target: URL): '2' | '1.1' | undefined => {
+    if (proxyOf(target) !== undefined) return '1.1'
+    if (target.protocol === 'http:') return options.h2c === true ? '2' : '1.1'
+    if (!useHttp2) return '1.1'
+    const known = alpn.get(target.origin)
+    return known === undefined ? undefined : known === 'h2' ? '2' : '1.1'
+  }
+
+  const request = async (req: TransportRequest): Promise<ResponseHead> => {
+    const target = new URL(req.url)
+    const version = versionFor(target)
+    if (version === '2' || (version === undefined && target.protocol === 'https:')) {
+      try {
+        return await http2Transport().request(req)
+      } catch (e) {
+        // ALPN chose HTTP/1.1 (now remembered): nothing of the request was sent yet.
+        if (!(e instanceof Http2NotNegotiatedError) || target.protocol !== 'https:') throw e
+      }
+    }
+    return http1Request(req)
+  }
+
+  const http1Request = (req: TransportRequest): Promise<ResponseHead> =>
     new Promise<ResponseHead>((resolve, reject) => {
       const target = new URL(req.url)
       const proxy = proxyOf(target)
@@ -208,8 +271,11 @@ export function nodeTransport(options: NodeTransportOptions = {}): NodeTransport
 
   return {
     interimResponses: true,
+    reportsProgress: true,
     request,
+    httpVersion: (url) => versionFor(new URL(url)),
     close() {
+      h2?.close()
       httpAgent.destroy()
       httpsAgent.destroy()
       for (const agent of proxyAgents.values()) agent.destroy()
