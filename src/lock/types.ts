@@ -14,8 +14,22 @@ export interface AcquireOptions {
   readonly onReleaseRequested: () => void
 }
 
+/**
+ * What a store may check before it commits bytes or state under a lock held across machines
+ * (a lease): a stale holder — one whose lease expired while it was paused or cut off — must not
+ * overwrite what the newer holder wrote.
+ */
+export interface Lease {
+  /** Grows with every acquisition of this upload's lock (a fencing token). */
+  readonly fence: number
+  /** Resolves while the lease is still held; rejects with ERR_LOCK_LOST once it is not. */
+  check(): Promise<void>
+}
+
 export interface Lock {
   release(): Promise<void>
+  /** Present for lockers whose locks can be lost (leases): what stores check before a commit. */
+  readonly lease?: Lease
 }
 
 export interface Locker {

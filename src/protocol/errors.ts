@@ -114,6 +114,20 @@ export const ERROR_CODES = {
     status: 503,
     message: 'another request holds this upload; try again shortly',
   },
+  // A lease-based lock (several instances) expired or was taken while the request held it: it
+  // must not commit, and the client resumes from the offset a HEAD gives.
+  ERR_LOCK_LOST: {
+    status: 503,
+    message: 'the lock on this upload was lost; resume from the current offset',
+  },
+  ERR_LOCK_UNAVAILABLE: {
+    status: 503,
+    message: 'the lock service is unavailable; try again shortly',
+  },
+  ERR_STORE_UNAVAILABLE: {
+    status: 503,
+    message: 'the storage backend is unavailable; try again shortly',
+  },
   ERR_RANGE_NOT_SATISFIABLE: { status: 416, message: 'range not satisfiable' },
   ERR_INVALID_HEADER: { status: 400, message: 'invalid request header' },
   ERR_FORBIDDEN: { status: 403, message: 'forbidden' },

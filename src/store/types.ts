@@ -8,6 +8,7 @@
 import type { MetadataPair } from '../protocol/codec/tus.ts'
 import type { DigestAlgorithm } from '../protocol/constants.ts'
 import type { ConcatState, Digest, StoredResponse, UploadInfo } from '../protocol/types.ts'
+import type { Lease } from '../lock/types.ts'
 
 /** What the server knows about an upload when it creates it. */
 export interface NewUpload {
@@ -47,6 +48,17 @@ export interface AppendOptions {
    */
   readonly onProgress?: (durableOffset: number) => void
   readonly progressIntervalMs?: number
+  /**
+   * The lease of the lock the request holds, when the locker hands one out (distributed
+   * lockers). Stores shared by several processes check it before each commit and refuse with
+   * ERR_LOCK_LOST when it is gone; they may record `fence` and refuse lower ones.
+   */
+  readonly lease?: Lease
+}
+
+export interface UpdateOptions {
+  /** As in AppendOptions. */
+  readonly lease?: Lease
 }
 
 export interface UploadStore {
@@ -66,7 +78,7 @@ export interface UploadStore {
     options: AppendOptions,
   ): Promise<number>
   /** Records state changes atomically and returns the new state. */
-  update(id: string, changes: UploadChanges): Promise<UploadInfo>
+  update(id: string, changes: UploadChanges, options?: UpdateOptions): Promise<UploadInfo>
   /** Removes an upload and its bytes (tus termination, draft cancellation). */
   terminate?(id: string): Promise<void>
   /**
