@@ -10,11 +10,23 @@
  * - `client-modes`: Ferry's Node client in every protocol mode — tus and the draft at interop 3
  *   to 10 — to one Ferry server process, and in tus mode to @tus/server 2.4.5; each upload
  *   checked by HEAD (size, completion) and by the SHA-256 of the file the server stored.
+ * - `chunked` (issue 5, scenario 2): one upload of --size in 8 MiB PATCHes.
+ * - `concurrent` (3): 200 concurrent uploads of 1 MiB (POST + PATCH each): uploads/s, peak RSS.
+ * - `tiny` (4): 2,000 uploads of 1 KiB, 50 in flight, each in one request — tus
+ *   creation-with-upload, the draft's `Upload-Complete: ?1` creation; Ferry with its default
+ *   durability (fsync before acknowledging, as for large uploads).
+ * - `held-open` (5): 1,000 concurrent slow uploads (each body paced by the client) held open:
+ *   server peak RSS, no errors.
+ *   These four use `ferry bench`'s engine (src/bench/engine.ts: Ferry's Node client through a
+ *   recording transport, or one raw request per upload), generated content, and verify every
+ *   upload afterwards (download + SHA-256); the raw server gets the same load from a raw loop.
+ * At the end, the targets of issue 5 are printed as met or missed, with the measured ratios.
  *
- *   npm run bench                         # every scenario (3 rounds; client-modes: 1)
+ *   npm run bench                         # every scenario (3 rounds; client-modes, held-open: 1)
  *   npm run bench -- --only single --rounds 5 --size 1GiB
  *   npm run bench -- --only client --rounds 3 [--durability none]
  *   npm run bench -- --only client-modes [--rounds 1] [--durability none]
+ *   npm run bench -- --only chunked,concurrent --rounds 1 --size 64MiB --scale 0.1   # a quick check
  */
 import { type ChildProcess, fork, spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
@@ -32,6 +44,8 @@ import http2 from 'node:http2'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { type BenchOptions, type BenchReport, runBench } from '../src/bench/engine.ts'
+import { contentPieces } from '../src/bench/source.ts'
 import { parseSize } from '../src/cli/units.ts'
 
 const ROOT = new URL('..', import.meta.url).pathname
@@ -44,14 +58,23 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     /** Durability of the Ferry server of the `client` scenario (ferry serve's default: fsync). */
     durability: { type: 'string', default: 'fsync' },
+    /** Multiplies the upload counts of concurrent, tiny and held-open (quick checks: 0.1). */
+    scale: { type: 'string', default: '1' },
+    /** Use dist/ as it is (by default it is compiled first: the servers run the current code). */
+    'no-build': { type: 'boolean', default: false },
   },
 })
 const rounds = Number(values.rounds ?? 3)
 const modeRounds = Number(values.rounds ?? 1)
-const SCENARIOS = ['single', 'client', 'client-modes']
-if (values.only !== undefined && !SCENARIOS.includes(values.only)) {
-  throw new Error(`--only must be one of ${SCENARIOS.join(', ')}`)
+const SCENARIOS = ['single', 'chunked', 'concurrent', 'tiny', 'held-open', 'client', 'client-modes']
+const only = values.only?.split(',').map((x) => x.trim())
+for (const o of only ?? []) {
+  if (!SCENARIOS.includes(o)) throw new Error(`--only must list some of ${SCENARIOS.join(', ')}`)
 }
+const runs = (scenario: string): boolean => only === undefined || only.includes(scenario)
+const scale = Number(values.scale)
+if (!(scale > 0)) throw new Error('--scale must be positive')
+const scaled = (n: number): number => Math.max(1, Math.round(n * scale))
 if (values.durability !== 'fsync' && values.durability !== 'none') {
   throw new Error('--durability must be fsync or none')
 }
@@ -75,17 +98,31 @@ interface Running {
   readonly dir: string
 }
 
+/**
+ * Servers listen on fixed ports below the ephemeral range (env.md §0, caveat 3: thousands of
+ * TIME_WAIT sockets from the load make `listen()` on an ephemeral port fail), the next one when
+ * a port is taken.
+ */
+let nextPort = 21000 + (process.pid % 400) * 2
+
 async function startServer(kind: ServerKind): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), `ferry-bench-${kind}-`))
   const [script, ...extra] = LAUNCH[kind]
-  const child = fork(join(ROOT, 'bench/servers', script), ['0', dir, ...extra], {
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  })
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m) => resolve((m as { port: number }).port))
-    child.once('exit', (code) => reject(new Error(`${kind} exited with ${code}`)))
-  })
-  return { kind, port, child, dir }
+  for (let attempt = 0; ; attempt++) {
+    const child = fork(join(ROOT, 'bench/servers', script), [String(nextPort++), dir, ...extra], {
+      stdio: ['ignore', 'ignore', attempt < 20 ? 'ignore' : 'inherit', 'ipc'],
+    })
+    if (nextPort >= 32000) nextPort = 21000
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        child.once('message', (m) => resolve((m as { port: number }).port))
+        child.once('exit', (code) => reject(new Error(`${kind} exited with ${code}`)))
+      })
+      return { kind, port, child, dir }
+    } catch (e) {
+      if (attempt >= 20) throw e
+    }
+  }
 }
 
 function procStats(pid: number): { peakRssMb: number; cpuSeconds: number } {
@@ -104,7 +141,7 @@ async function stopServer(s: Running): Promise<{ peakRssMb: number; cpuSeconds: 
   return stats
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1024 })
 
 function request(
   port: number,
@@ -480,6 +517,259 @@ async function scenarioClientModes(file: string): Promise<ModeSample[]> {
   return samples
 }
 
+// ---------------------------------------------------------------------------------------------
+// Scenarios 2-5 of issue 5: load from `ferry bench`'s engine, each server in its own process.
+
+interface LoadSample {
+  readonly server: string
+  readonly round: number
+  readonly seconds: number
+  readonly mbPerSecond: number
+  readonly uploadsPerSecond: number
+  readonly completed: number
+  readonly failed: number
+  readonly errors: number
+  readonly verified: string
+  readonly peakRssMb: number
+  readonly cpuSeconds: number
+  /** Most uploads in flight at once (held-open). */
+  readonly maxInFlight?: number
+  readonly p50Ms?: number
+  readonly p99Ms?: number
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * The raw server's share of a load: `uploads` PUTs of `size` generated bytes, `concurrency` at
+ * a time, each body paced to `bytesPerSecond` if given. It has no protocol, so no verification.
+ */
+async function rawLoad(
+  port: number,
+  uploads: number,
+  size: number,
+  concurrency: number,
+  bytesPerSecond?: number,
+): Promise<{ seconds: number; failed: number; maxInFlight: number }> {
+  let next = 0
+  let failed = 0
+  let inFlight = 0
+  let maxInFlight = 0
+  const piece = bytesPerSecond === undefined ? 1024 * 1024 : Math.max(1, bytesPerSecond / 4)
+  const one = (index: number): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'PUT',
+          path: '/upload',
+          headers: { 'content-length': String(size) },
+          agent,
+        },
+        (res) => {
+          res.resume()
+          res.on('end', () => {
+            if (res.statusCode !== 204) failed++
+            resolve()
+          })
+        },
+      )
+      req.on('error', () => {
+        failed++
+        resolve()
+      })
+      void (async () => {
+        const t0 = performance.now()
+        let sent = 0
+        for await (const p of contentPieces(1, index, 0, size, piece)) {
+          if (bytesPerSecond !== undefined) {
+            await sleep(Math.max(0, t0 + (sent / bytesPerSecond) * 1000 - performance.now()))
+          }
+          sent += p.length
+          if (!req.write(p)) await new Promise((r) => req.once('drain', r))
+        }
+        req.end()
+      })()
+    })
+  const t0 = performance.now()
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, uploads) }, async () => {
+      for (let i = next++; i < uploads; i = next++) {
+        inFlight++
+        maxInFlight = Math.max(maxInFlight, inFlight)
+        await one(i)
+        inFlight--
+      }
+    }),
+  )
+  return { seconds: (performance.now() - t0) / 1000, failed, maxInFlight }
+}
+
+interface LoadRun {
+  /** The row's name. */
+  readonly name: string
+  readonly server: ServerKind
+  /** Engine options (without the endpoint); undefined for the raw server (rawLoad). */
+  readonly engine?: Omit<BenchOptions, 'endpoint'>
+}
+
+/** One run: a fresh server process, the load, its peak RSS and CPU time from /proc. */
+async function loadRound(
+  run: LoadRun,
+  round: number,
+  load: { uploads: number; size: number; concurrency: number; bytesPerSecond?: number },
+): Promise<LoadSample> {
+  const s = await startServer(run.server)
+  try {
+    if (run.engine === undefined) {
+      const r = await rawLoad(
+        s.port,
+        load.uploads,
+        load.size,
+        load.concurrency,
+        load.bytesPerSecond,
+      )
+      const stats = await stopServer(s)
+      const completed = load.uploads - r.failed
+      return {
+        server: run.name,
+        round,
+        seconds: r.seconds,
+        mbPerSecond: (completed * load.size) / 1e6 / r.seconds,
+        uploadsPerSecond: completed / r.seconds,
+        completed,
+        failed: r.failed,
+        errors: r.failed,
+        verified: 'n/a',
+        maxInFlight: r.maxInFlight,
+        ...stats,
+      }
+    }
+    let maxInFlight = 0
+    const report: BenchReport = await runBench({
+      ...run.engine,
+      endpoint: `http://127.0.0.1:${s.port}/files/`,
+      onTick: (p) => {
+        maxInFlight = Math.max(maxInFlight, p.inFlight)
+      },
+    })
+    // The server's figures cover the load, not the verification downloads: read them now.
+    const stats = procStats(s.child.pid ?? 0)
+    await stopServer(s)
+    const errors = Object.values(report.errors).reduce((a, b) => a + b, 0)
+    const v = report.verification
+    const main = report.latencyMs.PATCH ?? report.latencyMs.POST
+    return {
+      server: run.name,
+      round,
+      seconds: report.elapsedSeconds,
+      mbPerSecond: report.throughputMBps,
+      uploadsPerSecond: report.uploadsPerSecond,
+      completed: report.uploads.completed,
+      failed: report.uploads.failed,
+      errors,
+      verified: v.method === 'none' ? 'no' : `${v.ok}/${v.checked}`,
+      maxInFlight,
+      ...(main === undefined ? {} : { p50Ms: main.p50, p99Ms: main.p99 }),
+      ...stats,
+    }
+  } catch (e) {
+    if (s.child.exitCode === null) await stopServer(s)
+    throw e
+  }
+}
+
+/** Every run once per round, interleaved; a line per run on stderr. */
+async function loadScenario(
+  runsOf: readonly LoadRun[],
+  rounds_: number,
+  load: { uploads: number; size: number; concurrency: number; bytesPerSecond?: number },
+): Promise<LoadSample[]> {
+  const samples: LoadSample[] = []
+  for (let round = 0; round < rounds_; round++) {
+    for (const run of runsOf) {
+      const x = await loadRound(run, round, load)
+      samples.push(x)
+      if (!values.json) {
+        process.stderr.write(
+          `  round ${round + 1} ${run.name.padEnd(22)} ${x.seconds.toFixed(2).padStart(6)} s ${x.mbPerSecond.toFixed(0).padStart(5)} MB/s ${x.uploadsPerSecond.toFixed(0).padStart(6)} uploads/s  rss ${x.peakRssMb.toFixed(0)} MB  cpu ${x.cpuSeconds.toFixed(2)} s  ${x.failed} failed, ${x.errors} errors, verified ${x.verified}\n`,
+        )
+      }
+    }
+  }
+  return samples
+}
+
+interface LoadSummary {
+  readonly name: string
+  readonly mbPerSecond: number
+  readonly uploadsPerSecond: number
+  readonly peakRssMb: number
+  readonly cpuSeconds: number
+  readonly failed: number
+  readonly errors: number
+  readonly verified: string
+  readonly maxInFlight: number
+}
+
+function summarizeLoad(runsOf: readonly LoadRun[], samples: readonly LoadSample[]): LoadSummary[] {
+  return runsOf.map((run) => {
+    const of = samples.filter((x) => x.server === run.name)
+    return {
+      name: run.name,
+      mbPerSecond: median(of.map((x) => x.mbPerSecond)),
+      uploadsPerSecond: median(of.map((x) => x.uploadsPerSecond)),
+      peakRssMb: Math.max(...of.map((x) => x.peakRssMb)),
+      cpuSeconds: median(of.map((x) => x.cpuSeconds)),
+      failed: of.reduce((a, x) => a + x.failed, 0),
+      errors: of.reduce((a, x) => a + x.errors, 0),
+      verified: of.map((x) => x.verified).join(', '),
+      maxInFlight: Math.max(...of.map((x) => x.maxInFlight ?? 0)),
+    }
+  })
+}
+
+const LABEL: Record<string, string> = {
+  raw: 'raw node:http → file (1 MiB buffers)',
+  'tus-server': '@tus/server 2.4.5 + @tus/file-store',
+  ferry: 'Ferry (disk store, fsync)',
+  'ferry-nosync': 'Ferry (disk store, --durability none)',
+  'ferry-ietf': 'Ferry (disk store, fsync), draft interop 10',
+}
+
+function loadTable(title: string, rows: readonly LoadSummary[], rss = true): string {
+  return [
+    '',
+    `| ${title} | MB/s | uploads/s | server peak RSS | server CPU | failed / errors | verified |`,
+    '|---|---:|---:|---:|---:|---:|---|',
+    ...rows.map(
+      (r) =>
+        `| ${LABEL[r.name] ?? r.name} | ${r.mbPerSecond.toFixed(0)} | ${r.uploadsPerSecond.toFixed(1)} | ${rss ? `${r.peakRssMb.toFixed(0)} MB` : '-'} | ${r.cpuSeconds.toFixed(2)} s | ${r.failed} / ${r.errors} | ${r.verified} |`,
+    ),
+    '',
+  ].join('\n')
+}
+
+interface Target {
+  readonly scenario: string
+  readonly text: string
+  readonly measured: string
+  readonly met: boolean
+}
+const targets: Target[] = []
+const target = (scenario: string, text: string, value: number, min: number, unit = '×') => {
+  targets.push({
+    scenario,
+    text,
+    measured: `${value.toFixed(2)}${unit}`,
+    met: value >= min,
+  })
+}
+const targetMax = (scenario: string, text: string, value: number, max: number, unit: string) => {
+  targets.push({ scenario, text, measured: `${value.toFixed(0)} ${unit}`, met: value <= max })
+}
+
 /** Compiles dist/ (the client scenarios run the compiled client, which must be current). */
 function build(always: boolean): void {
   if (!always && existsSync(join(ROOT, 'dist/server/handler.js'))) return
@@ -489,17 +779,18 @@ function build(always: boolean): void {
 }
 
 async function main(): Promise<void> {
-  const clientScenario = values.only === undefined || values.only === 'client'
-  const modesScenario = values.only === undefined || values.only === 'client-modes'
-  build(clientScenario || modesScenario)
-  const file = await inputFile()
+  const clientScenario = runs('client')
+  const modesScenario = runs('client-modes')
+  // Every scenario runs Ferry from dist/, which must be current.
+  build(values['no-build'] !== true)
+  const file = runs('single') || clientScenario || modesScenario ? await inputFile() : ''
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
     machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`,
     size,
     rounds,
   }
-  if (values.only === undefined || values.only === 'single') {
+  if (runs('single')) {
     process.stderr.write(
       `scenario 1: one ${values.size} upload in a single PATCH (${rounds} rounds, interleaved)\n`,
     )
@@ -523,6 +814,8 @@ async function main(): Promise<void> {
       },
     }
     results.single = { summary, samples }
+    target('1', 'one PATCH: Ferry ≥ 0.95× the tuned raw limit', summary.ferryVsRaw, 0.95)
+    target('1', 'one PATCH: Ferry ≥ 1.25× @tus/server', summary.ferryVsTusServer, 1.25)
     if (!values.json) {
       process.stdout.write(
         [
@@ -539,6 +832,132 @@ async function main(): Promise<void> {
         ].join('\n'),
       )
     }
+  }
+  const MiB = 1024 * 1024
+  if (runs('chunked')) {
+    const chunkRuns: LoadRun[] = (['tus-server', 'ferry', 'ferry-nosync'] as const).map((k) => ({
+      name: k,
+      server: k,
+      engine: {
+        uploads: 1,
+        size,
+        concurrency: 1,
+        chunkSize: 8 * MiB,
+        protocol: 'tus',
+        verify: 'download',
+      },
+    }))
+    process.stderr.write(
+      `scenario 2: one ${values.size} upload in 8 MiB PATCHes (${rounds} rounds, interleaved)\n`,
+    )
+    const samples = await loadScenario(chunkRuns, rounds, { uploads: 1, size, concurrency: 1 })
+    const rows = summarizeLoad(chunkRuns, samples)
+    results.chunked = { rows, samples }
+    const by = (n: string) => rows.find((r) => r.name === n) as LoadSummary
+    if (!values.json) {
+      process.stdout.write(loadTable(`${values.size} in 8 MiB PATCHes (median of ${rounds})`, rows))
+    }
+    target(
+      '2',
+      '8 MiB PATCHes: Ferry ≥ 1.4× @tus/server',
+      by('ferry').mbPerSecond / by('tus-server').mbPerSecond,
+      1.4,
+    )
+  }
+  if (runs('concurrent')) {
+    const n = scaled(200)
+    const load = { uploads: n, size: MiB, concurrency: n }
+    const engine = { ...load, protocol: 'tus', verify: 'download' } as const
+    const cRuns: LoadRun[] = [
+      { name: 'raw', server: 'raw' },
+      { name: 'tus-server', server: 'tus-server', engine },
+      { name: 'ferry', server: 'ferry', engine },
+    ]
+    process.stderr.write(
+      `scenario 3: ${n} concurrent uploads of 1 MiB, POST + PATCH each (${rounds} rounds, interleaved)\n`,
+    )
+    const samples = await loadScenario(cRuns, rounds, load)
+    const rows = summarizeLoad(cRuns, samples)
+    results.concurrent = { rows, samples }
+    const by = (x: string) => rows.find((r) => r.name === x) as LoadSummary
+    if (!values.json) {
+      process.stdout.write(loadTable(`${n} concurrent × 1 MiB (median of ${rounds})`, rows))
+    }
+    target(
+      '3',
+      `${n} × 1 MiB: Ferry ≥ 2× @tus/server uploads/s`,
+      by('ferry').uploadsPerSecond / by('tus-server').uploadsPerSecond,
+      2,
+    )
+    targetMax('3', `${n} × 1 MiB: Ferry peak RSS ≤ 150 MB`, by('ferry').peakRssMb, 150, 'MB')
+  }
+  if (runs('tiny')) {
+    const n = scaled(2000)
+    const load = { uploads: n, size: 1024, concurrency: 50 }
+    const one = (protocol: 'tus' | 'ietf') =>
+      ({ ...load, protocol, singleRequest: true, verify: 'download' }) as const
+    const tRuns: LoadRun[] = [
+      { name: 'raw', server: 'raw' },
+      { name: 'tus-server', server: 'tus-server', engine: one('tus') },
+      { name: 'ferry', server: 'ferry', engine: one('tus') },
+      { name: 'ferry-ietf', server: 'ferry', engine: one('ietf') },
+    ]
+    process.stderr.write(
+      `scenario 4: ${n} uploads of 1 KiB, 50 in flight, one request each (${rounds} rounds, interleaved)\n`,
+    )
+    const samples = await loadScenario(tRuns, rounds, load)
+    const rows = summarizeLoad(tRuns, samples)
+    results.tiny = { rows, samples }
+    const by = (x: string) => rows.find((r) => r.name === x) as LoadSummary
+    if (!values.json) {
+      process.stdout.write(
+        loadTable(
+          `${n} × 1 KiB, 50 in flight, one request each: tus creation-with-upload / draft Upload-Complete: ?1 (median of ${rounds})`,
+          rows,
+        ),
+      )
+    }
+    target(
+      '4',
+      'tiny uploads: Ferry (tus) ≥ 3× @tus/server uploads/s',
+      by('ferry').uploadsPerSecond / by('tus-server').uploadsPerSecond,
+      3,
+    )
+  }
+  if (runs('held-open')) {
+    const n = scaled(1000)
+    // Each PATCH body is paced to 8 KiB/s by the client: 64 KiB take about 8 s, so all n uploads
+    // are open at the server at once.
+    const load = { uploads: n, size: 64 * 1024, concurrency: n, bytesPerSecond: 8 * 1024 }
+    const engine = { ...load, protocol: 'tus', verify: 'download', stallTimeoutMs: 60_000 } as const
+    const hRuns: LoadRun[] = [
+      { name: 'raw', server: 'raw' },
+      { name: 'tus-server', server: 'tus-server', engine },
+      { name: 'ferry', server: 'ferry', engine },
+    ]
+    const hRounds = Number(values.rounds ?? 1)
+    process.stderr.write(
+      `scenario 5: ${n} concurrent slow uploads (64 KiB at 8 KiB/s each) held open (${hRounds} round${hRounds === 1 ? '' : 's'})\n`,
+    )
+    const samples = await loadScenario(hRuns, hRounds, load)
+    const rows = summarizeLoad(hRuns, samples)
+    results.heldOpen = { rows, samples }
+    const by = (x: string) => rows.find((r) => r.name === x) as LoadSummary
+    if (!values.json) {
+      process.stdout.write(
+        loadTable(
+          `${n} slow uploads held open (most in flight: ${rows.map((r) => `${r.name} ${r.maxInFlight}`).join(', ')})`,
+          rows,
+        ),
+      )
+    }
+    targetMax('5', `${n} open uploads: Ferry peak RSS ≤ 200 MB`, by('ferry').peakRssMb, 200, 'MB')
+    targets.push({
+      scenario: '5',
+      text: `${n} open uploads: no errors`,
+      measured: `${by('ferry').failed} failed, ${by('ferry').errors} errors`,
+      met: by('ferry').failed === 0 && by('ferry').errors === 0,
+    })
   }
   if (clientScenario) {
     process.stderr.write(
@@ -557,6 +976,7 @@ async function main(): Promise<void> {
       cpuSeconds: { ferryClient: cpu('ferry-client'), tusJsClient: cpu('tus-js-client') },
     }
     results.client = { summary, samples }
+    target('6', 'Ferry client ≥ 1.0× tus-js-client', summary.ferryVsTusJsClient, 1.0)
     if (!values.json) {
       const rounds_ = (k: ClientKind) =>
         by(k)
@@ -602,7 +1022,21 @@ async function main(): Promise<void> {
       )
     }
   }
+  results.targets = targets
   if (values.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`)
+  else if (targets.length > 0) {
+    process.stdout.write(
+      [
+        '',
+        '| issue 5 target | measured | |',
+        '|---|---:|:---:|',
+        ...targets.map(
+          (t) => `| ${t.scenario}. ${t.text} | ${t.measured} | ${t.met ? 'met' : 'MISSED'} |`,
+        ),
+        '',
+      ].join('\n'),
+    )
+  }
   agent.destroy()
 }
 

@@ -64,3 +64,44 @@ test('ferry serve shuts down gracefully on SIGTERM (exit 0, ShutdownComplete log
     dir.cleanup()
   }
 })
+
+test('ferry bench --help lists its options; bad options exit 2 with a clear message', () => {
+  const help = run(['bench', '--help'])
+  assert.equal(help.status, 0)
+  for (const flag of [
+    '--uploads',
+    '--size',
+    '--concurrency',
+    '--chunk-size',
+    '--protocol',
+    '--interop',
+    '--single-request',
+    '--no-verify',
+    '--cut-after',
+    '--throttle',
+    '--latency',
+    '--json',
+    '--plot',
+  ]) {
+    assert.match(help.stdout, new RegExp(flag), flag)
+  }
+  assert.match(run(['--help']).stdout, /ferry bench <endpoint>/)
+  const table: [string[], RegExp][] = [
+    [['bench'], /missing <endpoint>/],
+    [['bench', 'ftp://x/'], /must be http/],
+    [['bench', 'http://127.0.0.1:9/', '-n', '0'], /invalid --uploads "0"/],
+    [['bench', 'http://127.0.0.1:9/', '--protocol', 'rsync'], /--protocol must be/],
+    [['bench', 'http://127.0.0.1:9/', '--interop', '11'], /--interop must be 3 to 10/],
+    [['bench', 'http://127.0.0.1:9/', '--plot', 'x.png'], /--plot writes SVG/],
+    [['bench', 'http://127.0.0.1:9/', '--single-request'], /needs protocol tus or ietf/],
+    [
+      ['bench', 'http://127.0.0.1:9/', '--cut-after', '1MB', '--cut-random', '1-2'],
+      /exclude each other/,
+    ],
+  ]
+  for (const [args, message] of table) {
+    const r = run(args)
+    assert.equal(r.status, 2, args.join(' '))
+    assert.match(r.stderr, message, args.join(' '))
+  }
+})

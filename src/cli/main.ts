@@ -2,6 +2,7 @@
  * @module The `ferry` command line: argument parsing and wiring only.
  */
 import { readFileSync } from 'node:fs'
+import { benchCommand } from './bench.ts'
 import { checkCommand } from './check.ts'
 import { proxyCommand } from './proxy.ts'
 import { serveCommand } from './serve.ts'
@@ -27,6 +28,7 @@ Usage:
   ferry check <endpoint>    check any upload server for conformance (ferry check --help)
   ferry upload <file> <url> upload a file (or stdin) resumably (ferry upload --help)
   ferry proxy [options]     a fault proxy: cut, throttle, delay connections (ferry proxy --help)
+  ferry bench <endpoint>    load-test any upload server, verified (ferry bench --help)
   ferry --version           print the version
   ferry --help              print this help
 
@@ -45,6 +47,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return proxyCommand(rest)
     case 'upload':
       return uploadCommand(rest)
+    case 'bench':
+      return benchCommand(rest)
     case '--version':
     case '-v':
       process.stdout.write(`${VERSION}\n`)
