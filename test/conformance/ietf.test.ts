@@ -86,7 +86,7 @@ const MISMATCH = 'https://iana.org/assignments/http-problem-types#mismatching-up
 const INCONSISTENT = 'https://iana.org/assignments/http-problem-types#inconsistent-upload-length'
 const COMPLETED = 'https://iana.org/assignments/http-problem-types#completed-upload'
 
-for (const kind of ['memory', 'disk'] as const satisfies readonly StoreKind[]) {
+for (const kind of ['memory', 'disk', 's3'] as const satisfies readonly StoreKind[]) {
   for (const v of VERSIONS) {
     describe(`interop ${v.iv} (${kind} store)`, () => {
       let h: Harness

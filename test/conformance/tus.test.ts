@@ -592,7 +592,7 @@ async function state(
   }
 }
 
-for (const kind of ['memory', 'disk'] as const satisfies readonly StoreKind[]) {
+for (const kind of ['memory', 'disk', 's3'] as const satisfies readonly StoreKind[]) {
   describe(`tus 1.0.0 conformance (${kind} store)`, () => {
     let h: Harness
     before(() => {

@@ -1,6 +1,7 @@
 /**
  * @module Test support: the upload handler called in process (no sockets), with interim
- * responses captured, on the memory store or the disk store.
+ * responses captured, on the memory store, the disk store or the S3 store (a fresh bucket of the
+ * test gateway).
  */
 import type { ResponseHead } from '../../src/protocol/types.ts'
 import { createUploadHandler, type UploadHandler } from '../../src/server/handler.ts'
@@ -8,6 +9,7 @@ import type { ServerOptions } from '../../src/server/options.ts'
 import { createMemoryStore } from '../../src/store/memory.ts'
 import type { UploadStore } from '../../src/store/types.ts'
 import { createDiskStore } from '../../src/stores/disk/index.ts'
+import { lazyS3Store } from '../stores/s3-lazy.ts'
 import { tempDir } from './servers.ts'
 
 export interface Reply {
@@ -40,16 +42,18 @@ export interface Harness {
   close(): Promise<void>
 }
 
-export type StoreKind = 'memory' | 'disk'
+export type StoreKind = 'memory' | 'disk' | 's3'
 
 /** Creates a handler on a fresh store of the given kind. */
 export function harness(kind: StoreKind, options: Partial<ServerOptions> = {}): Harness {
   const dir = kind === 'disk' ? tempDir() : undefined
   const store: UploadStore =
     options.store ??
-    (dir === undefined
-      ? createMemoryStore(options.now === undefined ? {} : { now: options.now })
-      : createDiskStore({ directory: dir.path }))
+    (kind === 's3'
+      ? lazyS3Store(options.now === undefined ? {} : { now: options.now })
+      : dir === undefined
+        ? createMemoryStore(options.now === undefined ? {} : { now: options.now })
+        : createDiskStore({ directory: dir.path }))
   const handler = createUploadHandler({ ...options, store })
   const host = 'uploads.test'
   return {
