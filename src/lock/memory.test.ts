@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { isUploadError } from '../protocol/errors.ts'
+import { describeLocker } from '../testing/locker-suite.ts'
 import { createMemoryLocker } from './memory.ts'
+
+describeLocker('memory', { create: () => createMemoryLocker() })
 
 test('locker: a second request asks the holder to release, then gets the lock', async () => {
   const locker = createMemoryLocker()

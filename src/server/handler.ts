@@ -5,6 +5,7 @@
  * response out); adapters connect it to node:http, node:http2 or the Fetch API.
  */
 import { createHash, type Hash } from 'node:crypto'
+import type { Lease } from '../lock/types.ts'
 import {
   classify,
   detectDialect,
@@ -119,6 +120,8 @@ interface Scope {
   dialect: Dialect
   subject: ErrorSubject
   upload: UploadInfo | undefined
+  /** The lease of the lock the request holds (distributed lockers), passed to every store write. */
+  lease?: Lease | undefined
 }
 
 const HASH_NAMES: Record<TusChecksumAlgorithm | Digest['algorithm'], string> = {
@@ -259,14 +262,14 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
       case 'append':
         return append(req, intent, scope, ctx)
       case 'retrieve':
-        return withLock(intent.id, req, async () => {
+        return withLock(intent.id, req, scope, async () => {
           const upload = await mustLoad(intent.id, scope)
           checkAvailable(upload, ruleContext())
           const current = await finishConcatenation(upload, scope)
           return renderRetrieved(scope.dialect, current, renderContext())
         })
       case 'cancel':
-        return withLock(intent.id, req, async () => {
+        return withLock(intent.id, req, scope, async () => {
           await mustLoad(intent.id, scope)
           if (store.terminate === undefined) {
             throw new UploadError(
@@ -277,7 +280,7 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
               },
             )
           }
-          await store.terminate(intent.id)
+          await store.terminate(intent.id, leased(scope))
           scope.upload = undefined
           logger.info('UploadTerminated', { id: intent.id })
           return renderCancelled(scope.dialect)
@@ -297,6 +300,7 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
   async function withLock<T>(
     id: string,
     req: HandlerRequest,
+    scope: Scope,
     fn: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
     const control = new AbortController()
@@ -312,12 +316,20 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
     })
     inflight.add(control)
     if (shuttingDown) control.abort(new UploadError('ERR_SHUTTING_DOWN'))
+    // The store checks the lease before it commits (src/store/types.ts AppendOptions.lease).
+    scope.lease = lock.lease
     try {
       return await fn(control.signal)
     } finally {
+      scope.lease = undefined
       inflight.delete(control)
       await lock.release()
     }
+  }
+
+  /** Store options carrying the request's lease, when its lock has one. */
+  function leased(scope: Scope): { lease?: Lease } {
+    return scope.lease === undefined ? {} : { lease: scope.lease }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -343,7 +355,7 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
       return upload
     const parts = await Promise.all(concat.parts.map((id) => load(id)))
     if (!parts.every((p) => p?.complete === true)) return upload
-    const done = await store.concatenate(upload.id)
+    const done = await store.concatenate(upload.id, leased(scope))
     scope.upload = done
     logger.info('UploadConcatenated', {
       id: upload.id,
@@ -378,7 +390,7 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
     const { created, location } = await createUpload(req, newUpload, scope, ctx, {
       resumable: plan.resumable,
     })
-    return withLock(created.id, req, async (signal) => {
+    return withLock(created.id, req, scope, async (signal) => {
       if (dialect.kind === 'ietf' && plan.resumable) {
         // draft-13 §4.2.2: announce the upload resource with a 104 before reading the content.
         req.sendInterim?.(
@@ -466,7 +478,7 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
     const { created, location } = await createUpload(req, newUpload, scope, ctx, {
       parts: ids.length,
     })
-    return withLock(created.id, req, async () => {
+    return withLock(created.id, req, scope, async () => {
       const upload = await finishConcatenation(created, scope)
       if (upload.complete) {
         return complete(upload, upload.length ?? upload.offset, 'create', location, scope, ctx)
@@ -484,7 +496,7 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
     scope: Scope,
     ctx: RequestContext,
   ): Promise<HandlerResponse> {
-    return withLock(intent.id, req, async (signal) => {
+    return withLock(intent.id, req, scope, async (signal) => {
       let upload = await mustLoad(intent.id, scope)
       const plan = planAppend(intent, scope.dialect, upload, ruleContext())
       const location = uploadUrl(req, upload.id)
@@ -500,7 +512,7 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
         )
       }
       if (plan.declareLength !== undefined) {
-        upload = await store.update(upload.id, { length: plan.declareLength })
+        upload = await store.update(upload.id, { length: plan.declareLength }, leased(scope))
         scope.upload = upload
       }
       const result = await transfer(req, upload, plan, intent.content, signal, scope)
@@ -578,6 +590,7 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
     // only needs to know when that happened for good.
     const offset = await store.append(upload.id, upload.offset, body.iterable, {
       signal: body.stopped,
+      ...leased(scope),
       ...(verify === undefined ? {} : { verify }),
       ...(progress === undefined
         ? {}
@@ -665,7 +678,7 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
     }
     const outcome = afterTransfer(scope.dialect, plan, upload.length, result, limits)
     if (outcome.invalidate !== undefined) {
-      upload = await store.update(upload.id, { invalid: outcome.invalidate })
+      upload = await store.update(upload.id, { invalid: outcome.invalidate }, leased(scope))
       scope.upload = upload
       logger.info('UploadInvalidated', { id: upload.id, reason: outcome.invalidate })
     }
@@ -717,12 +730,11 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
     const reprError = digests.error
     if (reprError !== undefined) {
       target = errorTarget(reprError)
-      const failed = await store.update(upload.id, {
-        invalid: reprError.message,
-        complete: true,
-        length,
-        finalResponse: target,
-      })
+      const failed = await store.update(
+        upload.id,
+        { invalid: reprError.message, complete: true, length, finalResponse: target },
+        leased(scope),
+      )
       scope.upload = failed
       return renderCompleted(dialect, failed, target, how, location, renderContext())
     }
@@ -738,12 +750,11 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
       // The targeted resource rejected the representation: the upload is complete (no resumption
       // helps) and the rejection is its final response (draft-13 §4.1.2).
       target = errorTarget(e)
-      const rejected = await store.update(upload.id, {
-        complete: true,
-        length,
-        invalid: e.message,
-        finalResponse: target,
-      })
+      const rejected = await store.update(
+        upload.id,
+        { complete: true, length, invalid: e.message, finalResponse: target },
+        leased(scope),
+      )
       scope.upload = rejected
       if (dialect.kind === 'tus') throw e
       return renderCompleted(dialect, rejected, target, how, location, renderContext())
@@ -753,7 +764,11 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
     const done =
       dialect.kind === 'tus' && upload.completesAtLength === true
         ? { ...upload, complete: true, length }
-        : await store.update(upload.id, { complete: true, length, finalResponse: storable(target) })
+        : await store.update(
+            upload.id,
+            { complete: true, length, finalResponse: storable(target) },
+            leased(scope),
+          )
     scope.upload = done
     logger.info('UploadFinished', { id: done.id, length, dialect: dialectName(dialect) })
     return renderCompleted(dialect, done, target, how, location, renderContext())
@@ -813,7 +828,7 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
     let upload = await mustLoad(id, scope)
     checkAvailable(upload, ruleContext())
     if (upload.concat?.kind === 'final' && !upload.complete) {
-      upload = await withLock(id, req, () => finishConcatenation(upload, scope))
+      upload = await withLock(id, req, scope, () => finishConcatenation(upload, scope))
     }
     if (!upload.complete) {
       throw new UploadError(

@@ -5,10 +5,11 @@
  * `terminate` → tus termination, `concatenate` → concatenation(-unfinished), `expire` →
  * expiration, `read` → downloads and Repr-Digest checks.
  */
+
+import type { Lease } from '../lock/types.ts'
 import type { MetadataPair } from '../protocol/codec/tus.ts'
 import type { DigestAlgorithm } from '../protocol/constants.ts'
 import type { ConcatState, Digest, StoredResponse, UploadInfo } from '../protocol/types.ts'
-import type { Lease } from '../lock/types.ts'
 
 /** What the server knows about an upload when it creates it. */
 export interface NewUpload {
@@ -80,12 +81,12 @@ export interface UploadStore {
   /** Records state changes atomically and returns the new state. */
   update(id: string, changes: UploadChanges, options?: UpdateOptions): Promise<UploadInfo>
   /** Removes an upload and its bytes (tus termination, draft cancellation). */
-  terminate?(id: string): Promise<void>
+  terminate?(id: string, options?: UpdateOptions): Promise<void>
   /**
    * Makes the final upload `id` (created with `concat.kind === 'final'`) the concatenation of
    * its complete partial uploads, without copying through JavaScript where the OS can avoid it.
    */
-  concatenate?(id: string): Promise<UploadInfo>
+  concatenate?(id: string, options?: UpdateOptions): Promise<UploadInfo>
   /** Streams stored bytes; `end` is exclusive. */
   read?(id: string, range?: { start: number; end: number }): AsyncIterable<Uint8Array>
   /** Removes incomplete uploads last changed before `before` (ms); yields their ids. */
