@@ -84,7 +84,11 @@ export interface FerryProcess {
  * Runs `ferry serve` from the TypeScript sources as a child process (tsx), on `port` (0 picks a
  * free one; reuse the previous port to restart "the same" server), and waits until it listens.
  */
-export async function spawnFerry(args: readonly string[], port = 0): Promise<FerryProcess> {
+export async function spawnFerry(
+  args: readonly string[],
+  port = 0,
+  env: Readonly<Record<string, string>> = {},
+): Promise<FerryProcess> {
   const child = spawn(
     process.execPath,
     [
@@ -98,7 +102,7 @@ export async function spawnFerry(args: readonly string[], port = 0): Promise<Fer
       'json',
       ...args,
     ],
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } },
   )
   let stderr = ''
   const started = new Promise<{ endpoint: string; port: number }>((resolve, reject) => {
