@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -79,6 +79,32 @@ test('disk store: expire also removes crash leftovers (data without a sidecar, s
       // drain
     }
     assert.deepEqual(readdirSync(dir).sort(), [id, `${id}.json`].sort())
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('disk store: sidecars cached by one instance follow changes made by another on the same directory', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-disk-'))
+  try {
+    const a = createDiskStore({ directory: dir })
+    const b = createDiskStore({ directory: dir })
+    const { id } = await a.create({})
+    // b reads (and caches) the sidecar; a changes it, several times within the same millisecond.
+    assert.equal((await b.get(id))?.length, undefined)
+    await a.update(id, { length: 3 })
+    assert.equal((await b.get(id))?.length, 3, 'a new length written by another instance')
+    await a.update(id, { invalid: 'x' })
+    await a.update(id, { invalid: 'y' })
+    assert.equal((await b.get(id))?.invalid, 'y')
+    // A sidecar rewritten by hand with the same size is still seen (a new file: a new identity).
+    const path = join(dir, `${id}.json`)
+    const text = JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), invalid: 'z' })
+    writeFileSync(`${path}.tmp`, text)
+    renameSync(`${path}.tmp`, path)
+    assert.equal((await b.get(id))?.invalid, 'z')
+    await a.terminate?.(id)
+    assert.equal(await b.get(id), undefined, 'terminated by another instance')
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

@@ -12,17 +12,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import {
-  type FileHandle,
-  link,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  rename,
-  stat,
-  unlink,
-} from 'node:fs/promises'
+import { type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeBase64, encodeBase64 } from '../../protocol/codec/structured-fields.ts'
 import { UploadError } from '../../protocol/errors.ts'
@@ -103,23 +93,69 @@ export function createDiskStore(
     }
   }
 
+  /**
+   * Sidecars this process wrote or read, keyed by id, with the identity of the file they came
+   * from (inode, modification time in ns, size). Every write is a new file renamed into place,
+   * so a sidecar changed by anyone else — another process on a shared directory included — has
+   * another identity: one stat tells whether the cached content is still the file's, instead of
+   * open + fstat + read + close. Bounded; the oldest entries go first.
+   */
+  const sidecars = new Map<string, { identity: string; file: InfoFile }>()
+  const SIDECAR_CACHE = 4096
+  const identityOf = (st: { ino: bigint; mtimeNs: bigint; size: bigint }): string =>
+    `${st.ino}:${st.mtimeNs}:${st.size}`
+  const remember = (id: string, identity: string, file: InfoFile): void => {
+    sidecars.delete(id)
+    sidecars.set(id, { identity, file })
+    if (sidecars.size > SIDECAR_CACHE) {
+      const oldest = sidecars.keys().next().value
+      if (oldest !== undefined) sidecars.delete(oldest)
+    }
+  }
+
   async function writeInfo(info: InfoFile): Promise<void> {
     const tmp = join(dir, `${info.id}.json.${randomBytes(4).toString('hex')}.tmp`)
     const fh = await open(tmp, 'wx')
+    let identity: string
     try {
       await fh.writeFile(JSON.stringify(info))
       if (sync) await fh.datasync()
+      // rename() keeps the inode and the modification time: this is the sidecar's identity.
+      identity = identityOf(await fh.stat({ bigint: true }))
     } finally {
       await fh.close()
     }
+    sidecars.delete(info.id)
     await rename(tmp, infoPath(info.id))
     await syncDir()
+    remember(info.id, identity, info)
   }
 
   async function readInfo(id: string): Promise<InfoFile | undefined> {
+    const cached = sidecars.get(id)
+    if (cached !== undefined) {
+      try {
+        const st = await stat(infoPath(id), { bigint: true })
+        if (identityOf(st) === cached.identity) return cached.file
+      } catch (e) {
+        if (isNotFound(e)) {
+          sidecars.delete(id)
+          return undefined
+        }
+        throw storeError('reading upload state', e)
+      }
+      sidecars.delete(id)
+    }
     let text: string
+    let identity: string
     try {
-      text = await readFile(infoPath(id), 'utf8')
+      const fh = await open(infoPath(id), 'r')
+      try {
+        identity = identityOf(await fh.stat({ bigint: true }))
+        text = await fh.readFile('utf8')
+      } finally {
+        await fh.close()
+      }
     } catch (e) {
       if (isNotFound(e)) return undefined
       throw storeError('reading upload state', e)
@@ -127,6 +163,7 @@ export function createDiskStore(
     try {
       const parsed = JSON.parse(text) as InfoFile
       if (parsed.v !== 1 || parsed.id !== id) throw new Error('unexpected content')
+      remember(id, identity, parsed)
       return parsed
     } catch {
       // draft-13 §4.1.1: a server that loses upload state MUST deactivate the upload resource.
@@ -367,6 +404,7 @@ export function createDiskStore(
   async function terminate(id: string): Promise<void> {
     const file = await mustGetFile(id)
     // The sidecar goes first: once it is gone, the upload is gone.
+    sidecars.delete(id)
     await unlink(infoPath(id))
     await unlink(dataPath(id)).catch(() => undefined)
     await unlink(stagePath(id)).catch(() => undefined)
