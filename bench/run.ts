@@ -20,22 +20,32 @@
  *   These four use `ferry bench`'s engine (src/bench/engine.ts: Ferry's Node client through a
  *   recording transport, or one raw request per upload), generated content, and verify every
  *   upload afterwards (download + SHA-256); the raw server gets the same load from a raw loop.
- * At the end, the targets of issue 5 are printed as met or missed, with the measured ratios.
+ * - `s3` (issue 7): --size through `ferry serve --store s3` (from dist/, a fresh process per
+ *   run) and directly with the AWS SDK's multipart upload (@aws-sdk/lib-storage `Upload`, and
+ *   sequential CreateMultipartUpload + UploadPart + CompleteMultipartUpload), all to one Ceph
+ *   RADOS Gateway started for the scenario; per part size (--s3-part-sizes, the first one is the
+ *   table's). Ferry uploads are checked by HEAD and by the SHA-256 of the stored object; the S3
+ *   requests of each run are counted from the gateway's access log.
+ * At the end, the targets of issues 5 and 7 are printed as met or missed, with the measured ratios.
  *
  *   npm run bench                         # every scenario (3 rounds; client-modes, held-open: 1)
  *   npm run bench -- --only single --rounds 5 --size 1GiB
  *   npm run bench -- --only client --rounds 3 [--durability none]
  *   npm run bench -- --only client-modes [--rounds 1] [--durability none]
  *   npm run bench -- --only chunked,concurrent --rounds 1 --size 64MiB --scale 0.1   # a quick check
+ *   npm run bench -- --only s3 --rounds 2 [--s3-part-sizes 8MiB,16MiB]
  */
-import { type ChildProcess, fork, spawnSync } from 'node:child_process'
+import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import {
+  closeSync,
   createReadStream,
   createWriteStream,
   existsSync,
   mkdtempSync,
+  openSync,
   readFileSync,
+  readSync,
   rmSync,
   statSync,
 } from 'node:fs'
@@ -44,6 +54,7 @@ import http2 from 'node:http2'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import type { Rgw } from '../scripts/services.mjs'
 import { type BenchOptions, type BenchReport, runBench } from '../src/bench/engine.ts'
 import { contentPieces } from '../src/bench/source.ts'
 import { parseSize } from '../src/cli/units.ts'
@@ -62,11 +73,22 @@ const { values } = parseArgs({
     scale: { type: 'string', default: '1' },
     /** Use dist/ as it is (by default it is compiled first: the servers run the current code). */
     'no-build': { type: 'boolean', default: false },
+    /** Part sizes of the `s3` scenario; the first one is the table's (both sides use it). */
+    's3-part-sizes': { type: 'string', default: '8MiB,16MiB' },
   },
 })
 const rounds = Number(values.rounds ?? 3)
 const modeRounds = Number(values.rounds ?? 1)
-const SCENARIOS = ['single', 'chunked', 'concurrent', 'tiny', 'held-open', 'client', 'client-modes']
+const SCENARIOS = [
+  'single',
+  'chunked',
+  'concurrent',
+  'tiny',
+  'held-open',
+  'client',
+  'client-modes',
+  's3',
+]
 const only = values.only?.split(',').map((x) => x.trim())
 for (const o of only ?? []) {
   if (!SCENARIOS.includes(o)) throw new Error(`--only must list some of ${SCENARIOS.join(', ')}`)
@@ -770,6 +792,421 @@ const targetMax = (scenario: string, text: string, value: number, max: number, u
   targets.push({ scenario, text, measured: `${value.toFixed(0)} ${unit}`, met: value <= max })
 }
 
+// ---------------------------------------------------------------------------------------------
+// Scenario `s3` (issue 7): `ferry serve --store s3` against the AWS SDK's own multipart upload,
+// both to one Ceph RADOS Gateway (single node, memstore OSD) started for the scenario.
+
+interface S3Run {
+  readonly name: string
+  readonly side: 'ferry' | 'lib-storage' | 'sequential'
+  readonly partSize: number
+  /** Ferry: the client's protocol (tus: creation, then the whole file in one PATCH). */
+  readonly protocol?: 'tus' | 'ietf'
+  /** Direct: parts in flight at once (lib-storage's queueSize; sequential: 1). */
+  readonly queue?: number
+}
+
+interface S3Sample {
+  readonly name: string
+  readonly round: number
+  readonly mbPerSecond: number
+  readonly seconds: number
+  /** Ferry: the server process (VmHWM, utime + stime); direct: the uploading process. */
+  readonly peakRssMb: number
+  readonly cpuSeconds: number
+  /** The run's S3 requests by operation, from the gateway's access log. */
+  readonly requests: Record<string, number>
+}
+
+const S3_BUCKET = 'ferry-bench'
+const mib = (n: number): string => `${+(n / 2 ** 20).toFixed(2)} MiB`
+/** The memory budget Ferry runs with: ferry serve's default, 4 part buffers. */
+const s3Budget = (partSize: number): number => 4 * partSize
+
+/** `ferry serve --store s3` from dist/ (bin/ferry.js), as a user starts it. */
+async function startFerryS3(
+  rgw: Rgw,
+  prefix: string,
+  partSize: number,
+): Promise<{ child: ChildProcess; port: number }> {
+  for (let attempt = 0; ; attempt++) {
+    const port = nextPort++
+    if (nextPort >= 32000) nextPort = 21000
+    const child = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'bin/ferry.js'),
+        'serve',
+        ...['--port', String(port), '--store', 's3', '--s3-bucket', S3_BUCKET],
+        ...['--s3-endpoint', rgw.endpoint, '--s3-region', rgw.region, '--s3-prefix', prefix],
+        ...['--s3-part-size', String(partSize), '--s3-memory-budget', String(s3Budget(partSize))],
+        ...['--expire-after', 'never', '--log-format', 'json'],
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: {
+          ...process.env,
+          AWS_ACCESS_KEY_ID: rgw.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
+        },
+      },
+    )
+    const lines: string[] = []
+    let rest = ''
+    const started = new Promise<void>((resolve, reject) => {
+      // The log is read to its end (a full pipe would stop the server); the last lines are kept
+      // for the error message.
+      child.stderr?.on('data', (d: Buffer) => {
+        const parts = (rest + d.toString('utf8')).split('\n')
+        rest = parts.pop() ?? ''
+        for (const line of parts) {
+          lines.push(line)
+          if (lines.length > 30) lines.shift()
+          if (line.includes('"event":"ServerStarted"')) resolve()
+        }
+      })
+      child.once('exit', (code) =>
+        reject(new Error(`ferry serve --store s3 exited with ${code}:\n${lines.join('\n')}`)),
+      )
+    })
+    try {
+      await started
+      return { child, port }
+    } catch (e) {
+      // A taken port (ListenFailed) is retried on the next one.
+      if (attempt >= 20 || !lines.some((l) => l.includes('ListenFailed'))) throw e
+    }
+  }
+}
+
+/** The access-log lines of radosgw (beast) from byte `from`, once the log stopped growing. */
+async function rgwRequests(
+  rgw: Rgw,
+  from: number,
+  prefix: string,
+): Promise<{ end: number; requests: Record<string, number> }> {
+  const path = join(rgw.dir, 'log', 'client.rgw.a.log')
+  // Ceph writes its log asynchronously: wait until the size is stable.
+  let end = statSync(path).size
+  for (let i = 0; i < 25; i++) {
+    await sleep(200)
+    const now = statSync(path).size
+    if (now === end && i >= 1) break
+    end = now
+  }
+  const buffer = Buffer.alloc(end - from)
+  const fd = openSync(path, 'r')
+  try {
+    readSync(fd, buffer, 0, buffer.length, from)
+  } finally {
+    closeSync(fd)
+  }
+  const requests: Record<string, number> = {}
+  const mine = `/${S3_BUCKET}/${prefix}`
+  for (const line of buffer.toString('utf8').split('\n')) {
+    // beast: 0x…: 127.0.0.1 - user [date] "PUT /bucket/key?partNumber=1&… HTTP/1.1" 200 …
+    const hit = / beast: .*"([A-Z]+) (\/\S*) HTTP\/[\d.]+" (\d+)/.exec(line)
+    if (hit === null) continue
+    const [, method = '', target = '', status = ''] = hit
+    if (!target.startsWith(mine)) continue
+    const op = s3Operation(method, target, Number(status))
+    requests[op] = (requests[op] ?? 0) + 1
+  }
+  return { end, requests }
+}
+
+/** The S3 operation of a request line (the SDK names most in `x-id`; AWS S3 API names). */
+function s3Operation(method: string, target: string, status: number): string {
+  const [path = '', query = ''] = target.split('?')
+  const q = new URLSearchParams(query)
+  let op =
+    q.get('x-id') ??
+    (method === 'POST' && q.has('uploads')
+      ? 'CreateMultipartUpload'
+      : method === 'POST' && q.has('uploadId')
+        ? 'CompleteMultipartUpload'
+        : method === 'DELETE' && q.has('uploadId')
+          ? 'AbortMultipartUpload'
+          : method === 'HEAD'
+            ? 'HeadObject'
+            : method)
+  if (path.endsWith('.info')) op += ' (manifest)'
+  else if (/\.pending\.[01]$/.test(path)) op += ' (pending)'
+  return status >= 300 ? `${op} → ${status}` : op
+}
+
+const requestCount = (r: Record<string, number>): number =>
+  Object.values(r).reduce((a, b) => a + b, 0)
+const requestText = (r: Record<string, number>): string =>
+  `${requestCount(r)}: ${Object.entries(r)
+    .sort((a, b) => b[1] - a[1])
+    .map(([op, n]) => `${n} ${op}`)
+    .join(', ')}`
+
+async function scenarioS3(file: string, s3Rounds: number): Promise<Record<string, unknown>> {
+  const partSizes = (values['s3-part-sizes'] ?? '8MiB').split(',').map((x) => parseSize(x.trim()))
+  const main = partSizes[0]
+  if (main === undefined || partSizes.some((p) => p < 5 * 2 ** 20)) {
+    throw new Error('--s3-part-sizes: sizes of at least 5MiB (AWS S3 API, UploadPart)')
+  }
+  const runsS3: S3Run[] = partSizes.flatMap((p, i): S3Run[] => [
+    { name: `ferry-tus-${p}`, side: 'ferry', partSize: p, protocol: 'tus' },
+    { name: `lib-storage-${p}`, side: 'lib-storage', partSize: p, queue: 4 },
+    { name: `sequential-${p}`, side: 'sequential', partSize: p, queue: 1 },
+    // The draft at the table's part size only (the store does the same for both protocols).
+    ...(i === 0
+      ? [{ name: `ferry-ietf-${p}`, side: 'ferry', partSize: p, protocol: 'ietf' } as const]
+      : []),
+  ])
+  process.stderr.write('SHA-256 of the input: ')
+  const expected = await sha256File(file)
+  process.stderr.write(`${expected}\n`)
+  const sdk = await import('@aws-sdk/client-s3')
+  const { startRgw } = await import('../scripts/services.mjs')
+  const t0 = performance.now()
+  const rgw = await startRgw()
+  process.stderr.write(
+    `  Ceph RGW ${rgw.endpoint} ready in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
+  )
+  const client = new sdk.S3Client({
+    endpoint: rgw.endpoint,
+    region: rgw.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  })
+  const logPath = join(rgw.dir, 'log', 'client.rgw.a.log')
+  /** Deletes every object and multipart upload under `prefix`, then frees their space at once. */
+  const clean = async (prefix: string): Promise<void> => {
+    const listed = await client.send(
+      new sdk.ListObjectsV2Command({ Bucket: S3_BUCKET, Prefix: prefix }),
+    )
+    for (const o of listed.Contents ?? []) {
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: S3_BUCKET, Key: o.Key }))
+    }
+    const uploads = await client.send(
+      new sdk.ListMultipartUploadsCommand({ Bucket: S3_BUCKET, Prefix: prefix }),
+    )
+    for (const u of uploads.Uploads ?? []) {
+      await client.send(
+        new sdk.AbortMultipartUploadCommand({
+          Bucket: S3_BUCKET,
+          Key: u.Key,
+          UploadId: u.UploadId,
+        }),
+      )
+    }
+    // RGW deletes an object's data later, in its garbage collector (rgw_gc_obj_min_wait: 2 h);
+    // the memstore OSD holds at most 4 GiB, so the space is reclaimed now.
+    const gc = spawnSync(
+      'radosgw-admin',
+      ['-c', join(rgw.dir, 'ceph.conf'), 'gc', 'process', '--include-all'],
+      { stdio: 'ignore', timeout: 120_000 },
+    )
+    if (gc.status !== 0) throw new Error(`radosgw-admin gc process: exit ${gc.status}`)
+  }
+  const samples: S3Sample[] = []
+  try {
+    await client.send(new sdk.CreateBucketCommand({ Bucket: S3_BUCKET }))
+    for (let round = 0; round < s3Rounds; round++) {
+      const order = round % 2 === 0 ? runsS3 : [...runsS3].reverse()
+      for (const run of order) {
+        const prefix = `r${round}-${run.name}/`
+        const from = statSync(logPath).size
+        let seconds: number
+        let stats: { peakRssMb: number; cpuSeconds: number }
+        let verified: string
+        let requests: Record<string, number>
+        if (run.side === 'ferry') {
+          const server = await startFerryS3(rgw, prefix, run.partSize)
+          try {
+            const endpoint = `http://127.0.0.1:${server.port}/files/`
+            const extra = run.protocol === 'ietf' ? ['ietf', '10'] : ['tus']
+            const r = await runClient('ferry-client', endpoint, file, extra)
+            if (!r.ok || r.url === undefined || r.seconds === undefined) {
+              throw new Error(`${run.name}: ${r.error ?? 'no result'}`)
+            }
+            seconds = r.seconds
+            stats = procStats(server.child.pid ?? 0)
+            // Counted before the verification's own requests (HEAD reads the manifest).
+            requests = (await rgwRequests(rgw, from, prefix)).requests
+            const path = new URL(r.url).pathname
+            const head = await request(
+              server.port,
+              'HEAD',
+              path,
+              run.protocol === 'ietf'
+                ? { 'upload-draft-interop-version': '10' }
+                : { 'tus-resumable': '1.0.0' },
+            )
+            const complete =
+              run.protocol === 'ietf'
+                ? head.headers['upload-complete'] === '?1'
+                : head.headers['upload-length'] === String(size)
+            if (head.headers['upload-offset'] !== String(size) || !complete) {
+              throw new Error(
+                `${run.name} ${r.url}: HEAD ${head.status}, Upload-Offset ${head.headers['upload-offset']}`,
+              )
+            }
+            // The data object of the upload (S3 store layout: <prefix><id>) has the file's bytes.
+            const id = path.split('/').filter(Boolean).pop() ?? ''
+            const got = await client.send(
+              new sdk.GetObjectCommand({ Bucket: S3_BUCKET, Key: `${prefix}${id}` }),
+            )
+            const hash = createHash('sha256')
+            for await (const chunk of got.Body as AsyncIterable<Uint8Array>) hash.update(chunk)
+            const digest = hash.digest('hex')
+            if (got.ContentLength !== size || digest !== expected) {
+              throw new Error(
+                `${run.name}: the stored object has ${got.ContentLength} bytes, SHA-256 ${digest}`,
+              )
+            }
+            verified = 'HEAD + SHA-256'
+          } finally {
+            server.child.kill('SIGKILL')
+            if (server.child.exitCode === null) {
+              await new Promise((r) => server.child.once('exit', r))
+            }
+          }
+        } else {
+          const key = `${prefix}direct`
+          const child = fork(
+            join(ROOT, 'bench/servers/s3-direct.mjs'),
+            [
+              rgw.endpoint,
+              S3_BUCKET,
+              key,
+              file,
+              String(size),
+              String(run.partSize),
+              run.side,
+            ].concat([String(run.queue ?? 1)]),
+            {
+              stdio: ['ignore', 'inherit', 'ignore', 'ipc'],
+              env: {
+                ...process.env,
+                AWS_ACCESS_KEY_ID: rgw.accessKeyId,
+                AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
+                AWS_REGION: rgw.region,
+              },
+            },
+          )
+          const r = await new Promise<ClientReport>((resolve) => {
+            child.once('message', (m) => resolve(m as ClientReport))
+            child.once('exit', (code) => resolve({ ok: false, error: `exited with ${code}` }))
+          })
+          if (child.exitCode === null) await new Promise((r_) => child.once('exit', r_))
+          if (!r.ok || r.seconds === undefined) {
+            throw new Error(`${run.name}: ${r.error ?? 'no result'}`)
+          }
+          seconds = r.seconds
+          stats = { peakRssMb: r.maxRssMb ?? Number.NaN, cpuSeconds: r.cpuSeconds ?? Number.NaN }
+          requests = (await rgwRequests(rgw, from, prefix)).requests
+          const head = await client.send(new sdk.HeadObjectCommand({ Bucket: S3_BUCKET, Key: key }))
+          if (head.ContentLength !== size) {
+            throw new Error(`${run.name}: the object has ${head.ContentLength} bytes`)
+          }
+          verified = 'HeadObject size'
+        }
+        await clean(prefix)
+        const sample: S3Sample = {
+          name: run.name,
+          round,
+          mbPerSecond: size / 1e6 / seconds,
+          seconds,
+          ...stats,
+          requests,
+        }
+        samples.push(sample)
+        if (!values.json) {
+          process.stderr.write(
+            `  round ${round + 1} ${run.name.padEnd(22)} ${sample.mbPerSecond.toFixed(0).padStart(5)} MB/s  ${seconds.toFixed(2)} s  rss ${sample.peakRssMb.toFixed(0)} MB  cpu ${sample.cpuSeconds.toFixed(2)} s  S3 requests ${requestCount(requests)}  ${verified} ok\n`,
+          )
+        }
+      }
+    }
+  } finally {
+    client.destroy()
+    await rgw.stop()
+  }
+  const rows = runsS3.map((run) => {
+    const of = samples.filter((x) => x.name === run.name)
+    return {
+      ...run,
+      mbPerSecond: median(of.map((x) => x.mbPerSecond)),
+      rounds: of.map((x) => x.mbPerSecond),
+      peakRssMb: Math.max(...of.map((x) => x.peakRssMb)),
+      cpuSeconds: median(of.map((x) => x.cpuSeconds)),
+      requests: of[of.length - 1]?.requests ?? {},
+    }
+  })
+  const row = (name: string) => rows.find((r) => r.name === name)
+  // The targets of issue 7, per part size (the first one is the table's): Ferry (tus, one PATCH)
+  // against both direct uploads with the same part size, and the Ferry server's peak RSS.
+  for (const p of partSizes) {
+    const ferry = row(`ferry-tus-${p}`)
+    const lib = row(`lib-storage-${p}`)
+    const seq = row(`sequential-${p}`)
+    if (ferry === undefined || lib === undefined || seq === undefined) continue
+    const parts = `${mib(p)} parts`
+    target(
+      'S3',
+      `${parts}: Ferry ≥ 0.8× direct lib-storage Upload (queueSize 4)`,
+      ferry.mbPerSecond / lib.mbPerSecond,
+      0.8,
+    )
+    target(
+      'S3',
+      `${parts}: Ferry ≥ 0.8× direct sequential multipart upload`,
+      ferry.mbPerSecond / seq.mbPerSecond,
+      0.8,
+    )
+    const budgetMb = s3Budget(p) / 2 ** 20
+    const rss = Math.max(
+      ...rows.filter((r) => r.side === 'ferry' && r.partSize === p).map((r) => r.peakRssMb),
+    )
+    targetMax(
+      'S3',
+      `${parts}: Ferry server peak RSS ≤ 64 MB + part budget (${budgetMb} MiB)`,
+      rss,
+      64 + budgetMb,
+      'MB',
+    )
+  }
+  const ferry = row(`ferry-tus-${main}`)
+  const lib = row(`lib-storage-${main}`)
+  const seq = row(`sequential-${main}`)
+  if (!values.json) {
+    const label = (r: (typeof rows)[number]): string =>
+      r.side === 'ferry'
+        ? `Ferry: ferry serve --store s3 (budget ${mib(s3Budget(r.partSize))}) ← Ferry client, ${r.protocol === 'tus' ? 'tus, one PATCH' : 'draft interop 10, one request'}`
+        : r.side === 'lib-storage'
+          ? `direct: @aws-sdk/lib-storage Upload, queueSize ${r.queue}`
+          : 'direct: CreateMultipartUpload, UploadPart one at a time, Complete'
+    process.stdout.write(
+      [
+        '',
+        `| ${values.size} → Ceph RGW (median of ${s3Rounds}) | part size | MB/s | rounds (MB/s) | peak RSS | CPU | S3 requests (one run) |`,
+        '|---|---:|---:|---|---:|---:|---|',
+        ...rows.map(
+          (r) =>
+            `| ${label(r)} | ${mib(r.partSize)} | ${r.mbPerSecond.toFixed(0)} | ${r.rounds.map((x) => x.toFixed(0)).join(', ')} | ${r.peakRssMb.toFixed(0)} MB | ${r.cpuSeconds.toFixed(2)} s | ${requestText(r.requests)} |`,
+        ),
+        '',
+        'Peak RSS and CPU: of the Ferry server process (VmHWM, utime + stime), of the direct uploading process (getrusage). Every Ferry upload: HEAD offset/completion and the SHA-256 of the stored object.',
+        ...(ferry !== undefined && lib !== undefined && seq !== undefined
+          ? [
+              `Ferry / lib-storage: ${(ferry.mbPerSecond / lib.mbPerSecond).toFixed(2)}×   Ferry / sequential: ${(ferry.mbPerSecond / seq.mbPerSecond).toFixed(2)}×`,
+            ]
+          : []),
+        '',
+      ].join('\n'),
+    )
+  }
+  return { rows, samples }
+}
+
 /** Compiles dist/ (the client scenarios run the compiled client, which must be current). */
 function build(always: boolean): void {
   if (!always && existsSync(join(ROOT, 'dist/server/handler.js'))) return
@@ -783,7 +1220,8 @@ async function main(): Promise<void> {
   const modesScenario = runs('client-modes')
   // Every scenario runs Ferry from dist/, which must be current.
   build(values['no-build'] !== true)
-  const file = runs('single') || clientScenario || modesScenario ? await inputFile() : ''
+  const file =
+    runs('single') || clientScenario || modesScenario || runs('s3') ? await inputFile() : ''
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
     machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`,
@@ -1022,13 +1460,20 @@ async function main(): Promise<void> {
       )
     }
   }
+  if (runs('s3')) {
+    const s3Rounds = Number(values.rounds ?? 2)
+    process.stderr.write(
+      `scenario s3: ${values.size} through ferry serve --store s3 and directly with the AWS SDK, to one Ceph RGW (${s3Rounds} round${s3Rounds === 1 ? '' : 's'}, interleaved)\n`,
+    )
+    results.s3 = await scenarioS3(file, s3Rounds)
+  }
   results.targets = targets
   if (values.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`)
   else if (targets.length > 0) {
     process.stdout.write(
       [
         '',
-        '| issue 5 target | measured | |',
+        '| target (issue 5; S3: issue 7) | measured | |',
         '|---|---:|:---:|',
         ...targets.map(
           (t) => `| ${t.scenario}. ${t.text} | ${t.measured} | ${t.met ? 'met' : 'MISSED'} |`,
