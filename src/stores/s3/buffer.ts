@@ -22,7 +22,7 @@ export interface PartBuffer {
   dispose(): Promise<void>
 }
 
-/** A growable in-memory buffer (capacity doubles up to `capacity`, so tiny appends stay tiny). */
+/** A growable in-memory buffer (doubles up to 1 MiB, so tiny appends stay tiny; then the whole capacity). */
 export function memoryBuffer(capacity: number): PartBuffer {
   let bytes = new Uint8Array(0)
   let size = 0
@@ -35,6 +35,10 @@ export function memoryBuffer(capacity: number): PartBuffer {
       if (need > bytes.byteLength) {
         let next = Math.max(bytes.byteLength * 2, 64 * 1024)
         while (next < need) next *= 2
+        // Past 1 MiB the append is a large one: take the whole part at once rather than leave
+        // 64 KiB + 128 KiB + … of outgrown buffers to the collector (the budget has reserved the
+        // capacity anyway).
+        if (next > 1024 * 1024) next = capacity
         const grown = new Uint8Array(Math.min(Math.max(next, need), Math.max(capacity, need)))
         grown.set(bytes.subarray(0, size))
         bytes = grown

@@ -11,7 +11,10 @@
  *                    last is at least 5 MiB), joined with the next append's bytes. Two slots: an
  *                    append writes the slot the manifest does not name, so a crash between the
  *                    object write and the manifest write never changes the bytes the manifest
- *                    describes.
+ *                    describes. Under a lease the key also carries the holder's fence
+ *                    (`<id>.pending.<fence>.0|1`), so that a holder that lost its lock cannot
+ *                    overwrite the tail a newer holder committed, even with a write that was
+ *                    already on its way to S3 when it lost it.
  *
  * An append streams its content into a part buffer of exactly `partSize` bytes (the upload's
  * part size is constant for all non-final parts: Cloudflare R2 requires it, peers.md §3 item
@@ -40,6 +43,7 @@ import { UploadError } from '../../protocol/errors.ts'
 import type { UploadInfo } from '../../protocol/types.ts'
 import type {
   AppendOptions,
+  ExpireOptions,
   NewUpload,
   UpdateOptions,
   UploadChanges,
@@ -126,7 +130,7 @@ export interface S3Store extends UploadStore {
   terminate(id: string, options?: UpdateOptions): Promise<void>
   concatenate(id: string, options?: UpdateOptions): Promise<UploadInfo>
   read(id: string, range?: { start: number; end: number }): AsyncIterable<Uint8Array>
-  expire(before: number): AsyncIterable<string>
+  expire(before: number, options?: ExpireOptions): AsyncIterable<string>
   readonly bucket: string
   readonly prefix: string
   /** The shared part-buffer budget (tests). */
@@ -217,8 +221,19 @@ export function createS3Store(options: S3StoreOptions): S3Store {
         return `${prefix}${id}.pending.1`
     }
   }
-  const pendingKey = (id: string, slot: 0 | 1): string =>
-    keyOf(id, slot === 0 ? 'pending0' : 'pending1')
+  const pendingKey = (id: string, slot: 0 | 1, fence?: number): string =>
+    fence === undefined
+      ? keyOf(id, slot === 0 ? 'pending0' : 'pending1')
+      : `${prefix}${id}.pending.${fence}.${slot}`
+  /** The pending object a manifest names. */
+  const namedPending = (m: Manifest): string => pendingKey(m.id, m.pendingSlot, m.pendingFence)
+  /** A manifest naming the pending object of `slot` written under `lease`. */
+  const withPending = (m: Manifest, slot: 0 | 1, lease: Lease | undefined): Manifest => {
+    const { pendingFence: _f, ...rest } = m
+    return lease === undefined
+      ? { ...rest, pendingSlot: slot }
+      : { ...rest, pendingSlot: slot, pendingFence: lease.fence }
+  }
   // AWS S3 API, CopyObject/UploadPartCopy: x-amz-copy-source is "bucket/key", URL-encoded.
   const copySource = (key: string): string =>
     `${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`
@@ -293,6 +308,18 @@ export function createS3Store(options: S3StoreOptions): S3Store {
       })
     })
     return next
+  }
+
+  /**
+   * Before a write that a newer holder may depend on (the short last part and the completion of
+   * the multipart upload; pending tails, whose keys also carry the fence): the lease must still
+   * hold. The check at the commit point comes too late there: a holder paused past its lease
+   * would already have replaced what the newer holder committed (Kleppmann, "How to do
+   * distributed locking": a stale holder's writes must be stopped, not only its last one). Full
+   * parts need no check: part k always holds the bytes [(k-1) × partSize, k × partSize).
+   */
+  async function stillHeld(lease: Lease | undefined): Promise<void> {
+    await lease?.check()
   }
 
   // -------------------------------------------------------------------------------------------
@@ -478,6 +505,9 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     tail: PartBuffer | undefined,
     lease: Lease | undefined,
   ): Promise<Manifest> {
+    // The tail becomes part n + 1 and the multipart upload is completed: nothing a stale holder
+    // may do (it would replace a newer holder's part n + 1, or complete the upload short).
+    await stillHeld(lease)
     const tailSize = total - parts.length * m.partSize
     const dataKey = keyOf(m.id, 'data')
     if (parts.length === 0) {
@@ -488,7 +518,7 @@ export function createS3Store(options: S3StoreOptions): S3Store {
           return new sdk.CopyObjectCommand({
             Bucket: bucket,
             Key: dataKey,
-            CopySource: copySource(pendingKey(m.id, m.pendingSlot)),
+            CopySource: copySource(namedPending(m)),
             // AWS S3 API, CopyObject: REPLACE takes the headers of this request.
             MetadataDirective: 'REPLACE',
             ...objectHeaders(m),
@@ -508,9 +538,7 @@ export function createS3Store(options: S3StoreOptions): S3Store {
       if (tail !== undefined && tail.size > 0) {
         all.push(await uploadPart(m, uploadId, n, tail.body(), tail.size))
       } else if (tailSize > 0) {
-        all.push(
-          await copyPart(m, uploadId, n, pendingKey(m.id, m.pendingSlot), undefined, tailSize),
-        )
+        all.push(await copyPart(m, uploadId, n, namedPending(m), undefined, tailSize))
       }
       await completeMultipart(m, uploadId, all)
     }
@@ -530,11 +558,37 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     return done
   }
 
+  /**
+   * Deletes every pending object of an upload: the slots of each holder that wrote one (also a
+   * stale holder's late write, which no manifest names), found by listing their common prefix.
+   */
   async function deletePending(id: string): Promise<void> {
+    const keys: string[] = []
+    try {
+      let token: string | undefined
+      do {
+        const page = await send<{
+          Contents?: { Key?: string }[]
+          NextContinuationToken?: string
+          IsTruncated?: boolean
+        }>('listing pending objects', (sdk) => {
+          return new sdk.ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: `${prefix}${id}.pending.`,
+            ...(token === undefined ? {} : { ContinuationToken: token }),
+          })
+        })
+        for (const o of page.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key)
+        token = page.IsTruncated === true ? page.NextContinuationToken : undefined
+      } while (token !== undefined)
+    } catch (e) {
+      logger.warn('S3CleanupFailed', { id, error: String(e) })
+      return
+    }
     await Promise.all(
-      ([0, 1] as const).map((slot) =>
-        deleteObject(pendingKey(id, slot)).catch((e: unknown) => {
-          logger.warn('S3CleanupFailed', { id, key: pendingKey(id, slot), error: String(e) })
+      keys.map((key) =>
+        deleteObject(key).catch((e: unknown) => {
+          logger.warn('S3CleanupFailed', { id, key, error: String(e) })
         }),
       ),
     )
@@ -546,6 +600,7 @@ export function createS3Store(options: S3StoreOptions): S3Store {
    * (UploadPartCopy with ranges) and the tail copied into a pending object.
    */
   async function unseal(m: Manifest, lease: Lease | undefined): Promise<Manifest> {
+    await stillHeld(lease)
     const uploadId = await createMultipart(m)
     const full = Math.floor(m.offset / m.partSize)
     const parts: PartRecord[] = []
@@ -574,16 +629,15 @@ export function createS3Store(options: S3StoreOptions): S3Store {
       if (out.Body === undefined)
         throw unavailable('reopening a sealed upload', new Error('no body'))
       // Streamed from GetObject into PutObject (Content-Length known): no buffer needed.
-      await putObject(pendingKey(m.id, slot), out.Body, tail)
+      await putObject(pendingKey(m.id, slot, lease?.fence), out.Body, tail)
     }
     return commit(
       {
-        ...m,
+        ...withPending(m, slot, lease),
         stored: 'parts',
         uploadId,
         parts,
         pendingSize: tail,
-        pendingSlot: slot,
         pendingUsed: true,
       },
       lease,
@@ -623,7 +677,27 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     let accepted = 0
     let current: { buffer: PartBuffer; reserved: number } | undefined
     let firstBuffer = true
-    let inflight: Promise<void> | undefined
+    /**
+     * Parts go to S3 several at a time (up to `window`, as the budget allows), like the SDK's
+     * own multipart upload; the manifest takes them strictly in order (`commits`, one write for
+     * every run of consecutive parts that finished meanwhile), so an offset never counts a part
+     * whose predecessors S3 has not acknowledged.
+     */
+    const window = Math.max(1, Math.min(4, Math.floor(budget.capacity / partSize) - 1))
+    const uploading = new Set<Promise<void>>()
+    /** Parts acknowledged by S3 and not yet committed (or staged), by number. */
+    const acknowledged = new Map<number, PartRecord>()
+    /** The number of the last part committed (or staged) by this append. */
+    let settledPart: number | undefined
+    /** The number the next dispatched part gets. */
+    let nextPart: number | undefined
+    let creating: Promise<string> | undefined
+    let commits: Promise<void> = Promise.resolve()
+    /** Every part upload and manifest write of this append so far has finished. */
+    const drained = async (): Promise<void> => {
+      while (uploading.size > 0) await Promise.allSettled([...uploading])
+      await commits
+    }
     let failure: unknown
     let failed = false
     let capped = false
@@ -639,12 +713,12 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     const obtain = async (): Promise<{ buffer: PartBuffer; reserved: number }> => {
       const reused = spare.pop()
       if (reused !== undefined) return reused
-      if (inflight !== undefined) {
-        // A second buffer while a part uploads (pipelining), only if the budget allows now;
-        // otherwise the upload in flight frees its buffer for this one.
+      while (uploading.size > 0) {
+        // Another buffer while parts upload, only if the budget allows now; otherwise an upload
+        // in flight frees its buffer for this one.
         const quick = budget.tryAcquire(partSize)
         if (quick > 0) return { buffer: newBuffer(partSize), reserved: quick }
-        await inflight
+        await Promise.race(uploading)
         const freed = spare.pop()
         if (freed !== undefined) return freed
       }
@@ -655,7 +729,7 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     /** Reads the pending tail into the first buffer, so the next part starts with it. */
     const loadPending = async (buffer: PartBuffer): Promise<void> => {
       if (m.pendingSize === 0) return
-      for await (const chunk of getRange(pendingKey(id, m.pendingSlot), 0, m.pendingSize)) {
+      for await (const chunk of getRange(namedPending(m), 0, m.pendingSize)) {
         await buffer.write(chunk)
       }
       if (buffer.size !== m.pendingSize) {
@@ -666,40 +740,84 @@ export function createS3Store(options: S3StoreOptions): S3Store {
       }
     }
 
-    /** Uploads a full part; commits it unless the append is verified. */
+    /**
+     * Commits (or, for a verified append, stages) the parts that follow the last settled one
+     * without a gap; one manifest write for all of them.
+     */
+    const settleParts = async (): Promise<void> => {
+      const run: PartRecord[] = []
+      let n = (settledPart ?? m.parts.length + staged.length) + 1
+      for (let part = acknowledged.get(n); part !== undefined; part = acknowledged.get(n)) {
+        acknowledged.delete(n)
+        run.push(part)
+        n++
+      }
+      if (run.length === 0) return
+      if (verified) {
+        staged.push(...run)
+      } else {
+        const parts = [...m.parts, ...run]
+        m = await commit(
+          {
+            ...m,
+            ...(uploadId === undefined ? {} : { uploadId }),
+            parts,
+            offset: parts.length * partSize,
+            pendingSize: 0,
+            updatedAt: Math.max(now(), m.updatedAt),
+          },
+          lease,
+        )
+        if (opts.onProgress !== undefined && Date.now() - lastProgress >= interval) {
+          lastProgress = Date.now()
+          opts.onProgress(m.offset)
+        }
+      }
+      settledPart = n - 1
+    }
+
+    /** Uploads a full part (numbered in order of dispatch); its commit follows in order. */
     const sendPart = async (b: { buffer: PartBuffer; reserved: number }): Promise<void> => {
+      // After a failed part, the next buffer's bytes are not that part's bytes: nothing more is
+      // sent (nor counted at its offset); parts already on their way are never committed past
+      // the gap.
+      if (failure !== undefined) {
+        await release(b)
+        return
+      }
+      nextPart ??= m.parts.length + staged.length + 1
+      const n = nextPart++
       try {
         if (uploadId === undefined) {
-          uploadId = await createMultipart(m)
-          createdUpload = true
+          creating ??= createMultipart(m).then((created) => {
+            uploadId = created
+            createdUpload = true
+            return created
+          })
         }
-        const n = m.parts.length + staged.length + 1
-        const part = await uploadPart(m, uploadId, n, b.buffer.body(), b.buffer.size)
-        if (verified) {
-          staged.push(part)
-        } else {
-          m = await commit(
-            {
-              ...m,
-              uploadId,
-              parts: [...m.parts, part],
-              offset: (m.parts.length + 1) * partSize,
-              pendingSize: 0,
-              updatedAt: Math.max(now(), m.updatedAt),
-            },
-            lease,
-          )
-          if (opts.onProgress !== undefined && Date.now() - lastProgress >= interval) {
-            lastProgress = Date.now()
-            opts.onProgress(m.offset)
-          }
-        }
+        const target = uploadId ?? (await (creating as Promise<string>))
+        const part = await uploadPart(m, target, n, b.buffer.body(), b.buffer.size)
         await b.buffer.reset()
         spare.push(b)
+        if (failure !== undefined) return
+        acknowledged.set(n, part)
+        commits = commits.then(settleParts).catch((e: unknown) => {
+          failure ??= e
+        })
+        await commits
       } catch (e) {
         failure ??= e
         await release(b)
       }
+    }
+
+    /** Sends a full buffer, waiting while `window` parts are on their way. */
+    const dispatch = async (b: { buffer: PartBuffer; reserved: number }): Promise<void> => {
+      while (uploading.size >= window) await Promise.race(uploading)
+      const sending = sendPart(b).finally(() => {
+        uploading.delete(sending)
+      })
+      uploading.add(sending)
     }
 
     /**
@@ -708,16 +826,20 @@ export function createS3Store(options: S3StoreOptions): S3Store {
      * responses carry durable offsets only).
      */
     const checkpoint = async (): Promise<void> => {
-      await inflight
+      await drained()
       if (failure !== undefined || current === undefined) return
       const slot: 0 | 1 = m.pendingSlot === 0 ? 1 : 0
-      await putObject(pendingKey(id, slot), current.buffer.body(), current.buffer.size)
+      await stillHeld(lease)
+      await putObject(
+        pendingKey(id, slot, lease?.fence),
+        current.buffer.body(),
+        current.buffer.size,
+      )
       m = await commit(
         {
-          ...m,
+          ...withPending(m, slot, lease),
           offset: start + accepted,
           pendingSize: current.buffer.size,
-          pendingSlot: slot,
           pendingUsed: true,
           updatedAt: Math.max(now(), m.updatedAt),
         },
@@ -758,8 +880,7 @@ export function createS3Store(options: S3StoreOptions): S3Store {
             if (current.buffer.size === partSize) {
               const full = current
               current = undefined
-              await inflight
-              inflight = sendPart(full)
+              await dispatch(full)
             }
           }
           if (
@@ -778,7 +899,7 @@ export function createS3Store(options: S3StoreOptions): S3Store {
         // The content source failed (connection lost): keep what arrived (draft-13 §4.4.2).
         failed = true
       }
-      await inflight
+      await drained()
       if (failure !== undefined) throw unavailable('storing the content', failure)
 
       const tail = current?.buffer
@@ -809,8 +930,9 @@ export function createS3Store(options: S3StoreOptions): S3Store {
         let next: Manifest = { ...base, parts, offset: total }
         if (tail !== undefined && tail.size > 0 && total !== m.offset) {
           const slot: 0 | 1 = m.pendingSlot === 0 ? 1 : 0
-          await putObject(pendingKey(id, slot), tail.body(), tail.size)
-          next = { ...next, pendingSize: tail.size, pendingSlot: slot, pendingUsed: true }
+          await stillHeld(lease)
+          await putObject(pendingKey(id, slot, lease?.fence), tail.body(), tail.size)
+          next = { ...withPending(next, slot, lease), pendingSize: tail.size, pendingUsed: true }
         } else {
           next = { ...next, pendingSize: tailSize }
         }
@@ -827,7 +949,7 @@ export function createS3Store(options: S3StoreOptions): S3Store {
       }
       return m.offset
     } finally {
-      await inflight?.catch(() => undefined)
+      await drained().catch(() => undefined)
       if (current !== undefined) await release(current)
       for (const b of spare.splice(0)) await release(b)
     }
@@ -843,11 +965,7 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     await lease?.check()
     // The manifest goes first: once it is gone, the upload is gone.
     await deleteObject(keyOf(id, 'info'))
-    const rest: Promise<unknown>[] = [
-      deleteObject(keyOf(id, 'data')),
-      deleteObject(pendingKey(id, 0)),
-      deleteObject(pendingKey(id, 1)),
-    ]
+    const rest: Promise<unknown>[] = [deleteObject(keyOf(id, 'data')), deletePending(id)]
     if (m.uploadId !== undefined) rest.push(abortMultipart(keyOf(id, 'data'), m.uploadId))
     const results = await Promise.allSettled(rest)
     for (const r of results) {
@@ -989,14 +1107,14 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     if (end <= start) return
     if (m.stored === 'parts' && m.parts.length === 0) {
       // Everything is still in the pending object.
-      yield* getRange(pendingKey(id, m.pendingSlot), start, end)
+      yield* getRange(namedPending(m), start, end)
       return
     }
     m = await readable(m)
     yield* getRange(keyOf(id, 'data'), start, end)
   }
 
-  async function* expire(before: number): AsyncIterable<string> {
+  async function* expire(before: number, options?: ExpireOptions): AsyncIterable<string> {
     let token: string | undefined
     do {
       const page = await send<{
@@ -1015,13 +1133,22 @@ export function createS3Store(options: S3StoreOptions): S3Store {
         if (!key.endsWith('.info')) continue
         const id = key.slice(prefix.length, -'.info'.length)
         if (!ID.test(id)) continue
-        const m = await readManifest(id).catch(() => undefined)
-        if (m === undefined || manifestComplete(m) || m.updatedAt >= before) continue
+        const expired = async (): Promise<boolean> => {
+          const m = await readManifest(id).catch(() => undefined)
+          return m !== undefined && !manifestComplete(m) && m.updatedAt < before
+        }
+        if (!(await expired())) continue
+        const release = options?.claim === undefined ? undefined : await options.claim(id)
+        if (options?.claim !== undefined && release === undefined) continue
         try {
+          // Read again under the claim: a request may have committed to it meanwhile.
+          if (release !== undefined && !(await expired())) continue
           await terminate(id)
         } catch (e) {
           logger.warn('S3ExpireFailed', { id, error: String(e) })
           continue
+        } finally {
+          await release?.()
         }
         yield id
       }

@@ -44,6 +44,13 @@ export interface Manifest {
   readonly parts: readonly PartRecord[]
   readonly pendingSize: number
   readonly pendingSlot: 0 | 1
+  /**
+   * The lease fence of the holder that wrote the pending object, which its key carries
+   * (`<id>.pending.<fence>.<slot>`); absent for writes without a lease (`<id>.pending.<slot>`).
+   * A holder that lost its lock can then never overwrite the object a newer holder's manifest
+   * names, not even with a write that was under way when it lost it.
+   */
+  readonly pendingFence?: number
   /** Set once a pending object was written (so completion knows to delete the slots). */
   readonly pendingUsed?: true
   /** The highest lease fence that committed to this upload. */
@@ -125,6 +132,7 @@ export function toInfo(m: Manifest): UploadInfo {
     parts: _p,
     pendingSize: _pz,
     pendingSlot: _sl,
+    pendingFence: _pf,
     pendingUsed: _pu,
     fence: _f,
     ...rest
