@@ -347,6 +347,57 @@ export interface NodeServerOptions extends NodeListenerOptions {
    * (HTTP/2). Upload-Metadata has its own, smaller limit in the handler. @default 16 KiB
    */
   readonly maxHeaderBytes?: number
+  /**
+   * Most connections open at once from one client address; 0 or absent: no limit. Beyond it,
+   * an HTTP/1.x request gets 429 Too Many Requests (RFC 6585 §4) with Retry-After and the
+   * connection closes; an HTTP/2 or TLS connection is closed at once. Behind a proxy every
+   * connection comes from the proxy: cap there instead.
+   */
+  readonly maxConnectionsPerClient?: number
+}
+
+/**
+ * A request that cannot be parsed (bad framing, an oversized head, garbage after a body).
+ * Node's default answer goes out at once, even when a response to an earlier request on the
+ * connection is still being prepared: the client then reads the 400 as the answer to that
+ * request, which the handler goes on to carry out (a DELETE that deletes, an append that
+ * appends) — found by the fuzz campaign. Responses keep their order (RFC 9112 §9.3.2): the
+ * pending one goes out first, then the error, then the connection closes.
+ */
+function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const status =
+    err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+  const reason = REASON_PHRASES[status] ?? 'Bad Request'
+  const text = `HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`
+  const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+  if (pending === undefined || pending === null || pending.writableFinished) {
+    // A head that could not be parsed: no request was dispatched, so 400 (431, 408) is true.
+    socket.write(text)
+    socket.destroy()
+    return
+  }
+  if (pending.req?.complete !== true) {
+    // The content of the request being handled is malformed (a bad chunk, a bad trailer): the
+    // handler already runs it and may carry it out (a DELETE reads no content), so a 400 could
+    // be false. Close without a status: the handler sees the interruption, and the client
+    // learns the outcome the way it does after any broken connection (HEAD).
+    socket.destroy()
+    return
+  }
+  // The pending request was read completely: the error is about what came after it.
+  pending.once('finish', () =>
+    setImmediate(() => {
+      if (socket.writable) socket.end(text)
+      setTimeout(() => socket.destroy(), 1000).unref()
+    }),
+  )
+  pending.once('close', () => {
+    if (!pending.writableFinished) socket.destroy()
+  })
 }
 
 export interface NodeServer {
@@ -390,12 +441,32 @@ export function createNodeServer(options: NodeServerOptions): NodeServer {
       if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL)
     })
   }
+  const perClient = options.maxConnectionsPerClient ?? 0
+  /** Open connections per client address (only when capped). */
+  const clients = new Map<string, number>()
+  /** HTTP/1.x connections over the cap: their requests get 429. */
+  const overCap = new WeakSet<Socket>()
+  const tooMany = (req: NodeRequest, res: NodeResponse): boolean => {
+    if (perClient <= 0 || !overCap.has(req.socket as Socket)) return false
+    // RFC 6585 §4: 429 Too Many Requests, with Retry-After; the connection does not stay.
+    const body = 'too many connections from this client\n'
+    ;(res as ServerResponse).writeHead(429, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      'retry-after': '1',
+      connection: 'close',
+    })
+    res.end(body)
+    return true
+  }
   const onRequest = (req: NodeRequest, res: NodeResponse): void => {
     armRequest(req, res)
+    if (tooMany(req, res)) return
     listener(req, res)
   }
   const onContinue = (req: NodeRequest, res: NodeResponse): void => {
     armRequest(req, res)
+    if (tooMany(req, res)) return
     listener(req, res, true)
   }
   const maxHeaderBytes = options.maxHeaderBytes ?? 16 * 1024
@@ -423,12 +494,17 @@ export function createNodeServer(options: NodeServerOptions): NodeServer {
       {
         requestTimeout: 0,
         keepAliveTimeout: 5000,
-        headersTimeout: 60_000,
+        // A header section must arrive within the idle timeout (at most 60 s): a client that
+        // trickles its headers a byte at a time never looks idle (slowloris, draft-13 §13).
+        // Node checks this deadline every connectionsCheckingInterval.
+        headersTimeout: idle > 0 ? Math.min(60_000, Math.max(idle, 1000)) : 60_000,
+        connectionsCheckingInterval: idle > 0 ? Math.min(30_000, Math.max(250, idle / 4)) : 30_000,
         maxHeaderSize: maxHeaderBytes,
       },
       onRequest,
     )
     s.on('checkContinue', onContinue)
+    s.on('clientError', onClientError)
     server = s
   }
   if (!(server instanceof http.Server)) {
@@ -444,6 +520,26 @@ export function createNodeServer(options: NodeServerOptions): NodeServer {
   server.on('connection', (socket: Socket) => {
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
+    if (perClient > 0) {
+      const address = socket.remoteAddress ?? ''
+      const open = clients.get(address) ?? 0
+      if (open >= perClient) {
+        // Not counted: it holds no upload. HTTP/1.x answers its request with 429 (above);
+        // HTTP/2 and TLS cannot answer before a handshake, so they are closed now.
+        if (!(server instanceof http.Server)) {
+          socket.destroy()
+          return
+        }
+        overCap.add(socket)
+      } else {
+        clients.set(address, open + 1)
+        socket.once('close', () => {
+          const left = (clients.get(address) ?? 1) - 1
+          if (left <= 0) clients.delete(address)
+          else clients.set(address, left)
+        })
+      }
+    }
     // An idle timeout: a connection that moves no byte for `idle` ms is closed (slowloris,
     // dead peers). The handler keeps whatever content arrived before. Only plain HTTP/1.1
     // sockets get it here: HTTP/2 frames are read and written below JavaScript, so a timer on

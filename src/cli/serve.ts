@@ -40,6 +40,8 @@ Options (each also as an environment variable, e.g. --max-size → FERRY_MAX_SIZ
   --idle-timeout DUR     close connections idle this long          [60s]
   --max-header-size SIZE largest request header section            [16KiB]
   --max-metadata-size SIZE largest Upload-Metadata value           [8KiB]
+  --max-connections-per-ip N  open connections per client address;
+                         beyond: 429 (0: no limit; not behind a proxy) [0]
   --lock-timeout DUR     how long a request waits for an upload    [20s]
   --durability MODE      fsync (acknowledged = on disk) or none    [fsync]
   --store KIND           disk or s3                                [disk]
@@ -77,6 +79,7 @@ const OPTIONS = {
   'idle-timeout': { type: 'string' },
   'max-header-size': { type: 'string' },
   'max-metadata-size': { type: 'string' },
+  'max-connections-per-ip': { type: 'string' },
   'lock-timeout': { type: 'string' },
   durability: { type: 'string' },
   store: { type: 'string' },
@@ -151,6 +154,9 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     handler,
     idleTimeoutMs: config.idleTimeoutMs,
     maxHeaderBytes: config.maxHeaderBytes,
+    ...(config.maxConnectionsPerIp > 0
+      ? { maxConnectionsPerClient: config.maxConnectionsPerIp }
+      : {}),
     ...(config.tls === undefined ? {} : { tls: config.tls }),
     ...(config.h2c ? { h2c: true } : {}),
   })
@@ -286,6 +292,10 @@ function toConfig(v: Values) {
     throw new Error('--redis must be a redis:// or rediss:// URL')
   }
   const expire = v['expire-after'] ?? '24h'
+  const maxConnectionsPerIp = Number(v['max-connections-per-ip'] ?? '0')
+  if (!Number.isSafeInteger(maxConnectionsPerIp) || maxConnectionsPerIp < 0) {
+    throw new Error(`invalid --max-connections-per-ip "${v['max-connections-per-ip']}"`)
+  }
   const corsOrigins = v['cors-origins']
   const server: Omit<ServerOptions, 'store'> = {
     basePath: v['base-path'] ?? '/files/',
@@ -325,6 +335,7 @@ function toConfig(v: Values) {
     redis,
     idleTimeoutMs: parseDuration(v['idle-timeout'] ?? '60s'),
     maxHeaderBytes: parseSize(v['max-header-size'] ?? '16KiB'),
+    maxConnectionsPerIp,
     cleanupIntervalMs: Math.max(1000, parseDuration(v['cleanup-interval'] ?? '5m')),
     tls,
     h2c: v.h2c === true,

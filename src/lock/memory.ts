@@ -55,6 +55,11 @@ export function createMemoryLocker(): Locker & { readonly size: number } {
         return Promise.resolve(makeLock(id, self))
       }
       if (options.signal?.aborted === true) return Promise.reject(options.signal.reason)
+      if (options.ifFree === true) {
+        return Promise.reject(
+          new UploadError('ERR_LOCK_TIMEOUT', undefined, { details: { retryAfterSeconds: 1 } }),
+        )
+      }
       return new Promise<Lock>((resolve, reject) => {
         const cleanup = (): void => {
           clearTimeout(timer)

@@ -674,6 +674,11 @@ export function createRedisLocker(options: RedisLockerOptions): RedisLocker {
           return lock
         }
         if (isAborted(signal)) throw signal?.reason
+        if (acquireOptions.ifFree === true) {
+          throw new UploadError('ERR_LOCK_TIMEOUT', undefined, {
+            details: { retryAfterSeconds: 1 },
+          })
+        }
         // Asked on every round, even the last: a lost message only costs one round, and
         // repeat requests are harmless to the holder.
         try {

@@ -12,6 +12,11 @@ export interface AcquireOptions {
   readonly timeoutMs: number
   /** Called (possibly more than once) when another request wants this lock. */
   readonly onReleaseRequested: () => void
+  /**
+   * Only if nobody holds it: a held lock fails at once with ERR_LOCK_TIMEOUT, and its holder
+   * is not asked to release (background work such as expiry must not interrupt a request).
+   */
+  readonly ifFree?: boolean
 }
 
 /**

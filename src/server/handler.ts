@@ -459,7 +459,7 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
     const concat = intent.concat
     if (concat?.kind !== 'final') throw new UploadError('ERR_INVALID_CONCAT')
     const ids = concat.urls.map((url) => {
-      const id = uploadIdFromUrl(url, options.basePath)
+      const id = uploadIdFromUrl(ownPath(req, url), options.basePath)
       if (id === undefined) {
         throw new UploadError(
           'ERR_INVALID_CONCAT',
@@ -511,11 +511,30 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
           renderContext(),
         )
       }
-      if (plan.declareLength !== undefined) {
-        upload = await store.update(upload.id, { length: plan.declareLength }, leased(scope))
+      // tus 1.0.0 §creation-defer-length, draft-13 §4.1.3: the length a request declares is
+      // recorded with its content. It goes first when the content needs room below it (a store
+      // may size its parts by it); when the content is verified (a checksum or digest) or cannot
+      // add a byte, it is recorded only once the content was accepted, so that a rejected
+      // request changes nothing — before, a declared length equal to the offset completed the
+      // upload even when the request was rejected, and no finish hook ran (fuzz campaign).
+      const declared = plan.declareLength
+      const first =
+        declared !== undefined && declared > upload.offset && !verifiesContent(intent.content)
+      if (first) {
+        upload = await store.update(upload.id, { length: declared }, leased(scope))
         scope.upload = upload
       }
       const result = await transfer(req, upload, plan, intent.content, signal, scope)
+      if (
+        declared !== undefined &&
+        !first &&
+        result.verificationError === undefined &&
+        !result.exceeded &&
+        (result.fullyRead || result.offset > upload.offset)
+      ) {
+        upload = await store.update(upload.id, { length: declared }, leased(scope))
+        scope.upload = upload
+      }
       const settled = await settle(upload, plan, result, scope)
       upload = settled.upload
       if (settled.error !== undefined) throw settled.error
@@ -886,6 +905,31 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
     return `${origin.protocol}://${origin.host}${origin.prefix}${path}`
   }
 
+  /**
+   * The path of an upload URL named in Upload-Concat, if it is one of this server's. tus 1.0.0
+   * §Concatenation: the URLs may be absolute or relative; an absolute one must name this
+   * server's origin (the one its Location values carry, behind a trusted proxy with its
+   * prefix) — an upload elsewhere with the same id is another upload (security campaign).
+   */
+  function ownPath(req: HandlerRequest, url: string): string {
+    const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(url)
+    if (m === null) return url
+    const [, scheme = '', authority = '', rest = ''] = m
+    const origin = publicOrigin(req.origin, req.headers, options.trustProxy)
+    if (origin === undefined) return ''
+    const port = /:[0-9]+$/.exec(authority)?.[0]
+    const defaultPort = scheme.toLowerCase() === 'https' ? ':443' : ':80'
+    const host = port === defaultPort ? authority.slice(0, -port.length) : authority
+    if (
+      scheme.toLowerCase() !== origin.protocol ||
+      host.toLowerCase() !== origin.host.toLowerCase()
+    ) {
+      return ''
+    }
+    if (origin.prefix === '') return rest
+    return rest.startsWith(`${origin.prefix}/`) ? rest.slice(origin.prefix.length) : ''
+  }
+
   // -------------------------------------------------------------------------------------------
   // lifecycle
 
@@ -893,7 +937,21 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
     const expireAfterMs = limits.expireAfterMs
     if (store.expire === undefined || expireAfterMs === undefined) return 0
     let count = 0
-    for await (const id of store.expire(options.now() - expireAfterMs)) {
+    // An upload a request is working on is not removed under it: each candidate's lock is
+    // taken if free (without interrupting its holder) and the store reads its state again.
+    const claim = async (id: string): Promise<(() => Promise<void>) | undefined> => {
+      try {
+        const lock = await locker.acquire(id, {
+          timeoutMs: 0,
+          ifFree: true,
+          onReleaseRequested: () => undefined,
+        })
+        return () => lock.release()
+      } catch {
+        return undefined
+      }
+    }
+    for await (const id of store.expire(options.now() - expireAfterMs, { claim })) {
       count++
       logger.info('UploadExpired', { id })
     }
@@ -921,6 +979,15 @@ function pathOf(url: string): string {
   // An absolute-form request target (RFC 9112 §3.2.2) carries scheme and authority.
   const abs = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/]*/.exec(path)
   return abs === null ? path : path.slice(abs[0].length) || '/'
+}
+
+/** The request's content is checked before it counts (tus checksum, RFC 9530 Content-Digest). */
+function verifiesContent(content: ContentFacts): boolean {
+  return (
+    content.checksum !== undefined ||
+    content.checksumInTrailer ||
+    (content.contentDigests?.length ?? 0) > 0
+  )
 }
 
 function dialectName(dialect: Dialect): string {

@@ -6,7 +6,13 @@
 import { UploadError } from '../protocol/errors.ts'
 import { isComplete } from '../protocol/rules.ts'
 import type { UploadInfo } from '../protocol/types.ts'
-import type { AppendOptions, NewUpload, UploadChanges, UploadStore } from './types.ts'
+import type {
+  AppendOptions,
+  ExpireOptions,
+  NewUpload,
+  UploadChanges,
+  UploadStore,
+} from './types.ts'
 
 interface Record {
   info: UploadInfo
@@ -127,12 +133,23 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): UploadStore
       const all = concatBytes(must(id).chunks)
       yield range === undefined ? all : all.subarray(range.start, range.end)
     },
-    async *expire(before: number): AsyncIterable<string> {
-      for (const [id, record] of records) {
-        if (!isComplete(record.info) && record.info.updatedAt < before) {
+    async *expire(before: number, options?: ExpireOptions): AsyncIterable<string> {
+      const expired = (id: string): boolean => {
+        const record = records.get(id)
+        return record !== undefined && !isComplete(record.info) && record.info.updatedAt < before
+      }
+      for (const id of [...records.keys()]) {
+        if (!expired(id)) continue
+        const release = options?.claim === undefined ? undefined : await options.claim(id)
+        if (options?.claim !== undefined && release === undefined) continue
+        try {
+          // Read again under the claim: a request may have changed it meanwhile.
+          if (!expired(id)) continue
           records.delete(id)
-          yield id
+        } finally {
+          await release?.()
         }
+        yield id
       }
     },
   }

@@ -57,6 +57,14 @@ export interface AppendOptions {
   readonly lease?: Lease
 }
 
+export interface ExpireOptions {
+  /**
+   * Claims an upload for removal: resolves with a release function, or undefined when the
+   * upload is busy (skip it this time).
+   */
+  readonly claim?: (id: string) => Promise<(() => Promise<void>) | undefined>
+}
+
 export interface UpdateOptions {
   /** As in AppendOptions. */
   readonly lease?: Lease
@@ -89,8 +97,13 @@ export interface UploadStore {
   concatenate?(id: string, options?: UpdateOptions): Promise<UploadInfo>
   /** Streams stored bytes; `end` is exclusive. */
   read?(id: string, range?: { start: number; end: number }): AsyncIterable<Uint8Array>
-  /** Removes incomplete uploads last changed before `before` (ms); yields their ids. */
-  expire?(before: number): AsyncIterable<string>
+  /**
+   * Removes incomplete uploads last changed before `before` (ms); yields their ids. With
+   * `claim`, each candidate is claimed first (the server takes its lock, if free) and its state
+   * read again under the claim: an upload a request is working on is skipped, never removed
+   * under it.
+   */
+  expire?(before: number, options?: ExpireOptions): AsyncIterable<string>
   /** Releases resources (open handles, timers). */
   close?(): Promise<void>
 }

@@ -123,6 +123,31 @@ export function describeLocker(name: string, factory: LockerFactory): void {
       },
     )
 
+    withLockers(
+      'ifFree: a held lock fails at once without asking its holder; a free one is granted',
+      async (a, b) => {
+        const id = freshId()
+        const asked = signal()
+        const first = await a.acquire(id, { timeoutMs: PATIENT_MS, onReleaseRequested: asked.fn })
+        await assert.rejects(
+          within(
+            'ifFree on a held lock',
+            b.acquire(id, { timeoutMs: PATIENT_MS, ifFree: true, onReleaseRequested: never }),
+          ),
+          (e: unknown) => isUploadError(e) && e.code === 'ERR_LOCK_TIMEOUT',
+        )
+        // Give a release request time to arrive, if one had been sent.
+        await new Promise((resolve) => setTimeout(resolve, 200))
+        assert.equal(asked.count, 0, 'the holder was not asked to release')
+        await first.release()
+        const lock = await within(
+          'ifFree on a free lock',
+          b.acquire(id, { timeoutMs: PATIENT_MS, ifFree: true, onReleaseRequested: never }),
+        )
+        await lock.release()
+      },
+    )
+
     withLockers('mutual exclusion: contenders hold the lock one at a time', async (a, b) => {
       const id = freshId()
       let holders = 0

@@ -5,7 +5,11 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { UploadError } from '../../src/protocol/errors.ts'
+import { createUploadHandler } from '../../src/server/handler.ts'
+import { createMemoryStore } from '../../src/store/memory.ts'
+import { createDiskStore } from '../../src/stores/disk/index.ts'
 import { harness } from '../support/harness.ts'
+import { tempDir } from '../support/servers.ts'
 
 const TUS = { 'tus-resumable': '1.0.0' }
 const PATCH = { ...TUS, 'content-type': 'application/offset+octet-stream' }
@@ -313,4 +317,74 @@ describe('shutdown', () => {
       await h.close()
     }
   })
+})
+
+describe('expiry', () => {
+  for (const kind of ['memory', 'disk'] as const) {
+    test(`${kind} store: cleanup never removes an upload a request is writing to (found by the crash campaign)`, async () => {
+      // The disk store stamps changes with the real time: the test clock starts there.
+      let clock = Date.now()
+      const dir = kind === 'disk' ? tempDir() : undefined
+      const store =
+        dir === undefined
+          ? createMemoryStore({ now: () => clock })
+          : createDiskStore({ directory: dir.path })
+      const handler = createUploadHandler({ store, expireAfterMs: 1000, now: () => clock })
+      const send = (
+        method: string,
+        url: string,
+        headers: Record<string, string>,
+        body?: AsyncIterable<Uint8Array>,
+      ) =>
+        handler.handle({
+          method,
+          url,
+          headers,
+          body: body ?? null,
+          streamedBody: false,
+          signal: new AbortController().signal,
+          origin: { protocol: 'http', host: 'uploads.test' },
+          trailers: () => undefined,
+          sendInterim: () => undefined,
+        })
+      try {
+        const created = await send('POST', '/files/', { ...TUS, 'upload-length': '20' })
+        const path = new URL(String(created.headers.location)).pathname
+        // A PATCH whose content has not arrived yet when the upload's idle time runs out.
+        let go: () => void = () => undefined
+        const gate = new Promise<void>((resolve) => {
+          go = resolve
+        })
+        let started: () => void = () => undefined
+        const reading = new Promise<void>((resolve) => {
+          started = resolve
+        })
+        async function* body(): AsyncGenerator<Uint8Array> {
+          started()
+          await gate
+          yield Buffer.from('0123456789')
+        }
+        const patching = send(
+          'PATCH',
+          path,
+          { ...PATCH, 'upload-offset': '0', 'content-length': '10' },
+          body(),
+        )
+        await reading
+        clock += 3_600_000
+        assert.equal(await handler.cleanupExpired(), 0, 'the upload being written is not expired')
+        go()
+        const patched = await patching
+        assert.equal(patched.status, 204)
+        const stored = await store.get(path.split('/').pop() ?? '')
+        assert.equal(stored?.offset, 10, 'the upload and its bytes are still there')
+        // Once idle (no request holds it) it does expire.
+        clock += 3_600_000
+        assert.equal(await handler.cleanupExpired(), 1)
+      } finally {
+        await handler.close(1000)
+        dir?.cleanup()
+      }
+    })
+  }
 })

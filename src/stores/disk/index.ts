@@ -18,7 +18,13 @@ import { decodeBase64, encodeBase64 } from '../../protocol/codec/structured-fiel
 import { UploadError } from '../../protocol/errors.ts'
 import { isComplete } from '../../protocol/rules.ts'
 import type { ConcatState, Digest, UploadInfo } from '../../protocol/types.ts'
-import type { AppendOptions, NewUpload, UploadChanges, UploadStore } from '../../store/types.ts'
+import type {
+  AppendOptions,
+  ExpireOptions,
+  NewUpload,
+  UploadChanges,
+  UploadStore,
+} from '../../store/types.ts'
 
 export interface DiskStoreOptions {
   /** Directory for the uploads; created if missing. */
@@ -529,7 +535,7 @@ export function createDiskStore(
       }
     },
 
-    async *expire(before: number): AsyncIterable<string> {
+    async *expire(before: number, options?: ExpireOptions): AsyncIterable<string> {
       let names: string[]
       try {
         names = await readdir(dir)
@@ -540,10 +546,20 @@ export function createDiskStore(
       const ids = new Set(names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)))
       for (const id of ids) {
         if (!ID.test(id)) continue
-        const info = await getInfo(id).catch(() => undefined)
-        if (info === undefined) continue
-        if (info.complete || info.updatedAt >= before) continue
-        await terminate(id).catch(() => undefined)
+        const expired = async (): Promise<boolean> => {
+          const info = await getInfo(id).catch(() => undefined)
+          return info !== undefined && !info.complete && info.updatedAt < before
+        }
+        if (!(await expired())) continue
+        const release = options?.claim === undefined ? undefined : await options.claim(id)
+        if (options?.claim !== undefined && release === undefined) continue
+        try {
+          // Read again under the claim: a request may have written to it meanwhile.
+          if (release !== undefined && !(await expired())) continue
+          await terminate(id).catch(() => undefined)
+        } finally {
+          await release?.()
+        }
         yield id
       }
       // Leftovers of crashes: data without a sidecar, stale staging and temporary files.
