@@ -404,6 +404,7 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
         upload = settled.upload
         if (settled.error !== undefined) {
           if (!plan.resumable) await discard(upload)
+          else await completeAnyway(upload, 'create', location, scope, ctx)
           throw settled.error
         }
         if (settled.completeLength !== undefined) {
@@ -537,7 +538,10 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
       }
       const settled = await settle(upload, plan, result, scope)
       upload = settled.upload
-      if (settled.error !== undefined) throw settled.error
+      if (settled.error !== undefined) {
+        await completeAnyway(upload, 'append', location, scope, ctx)
+        throw settled.error
+      }
       if (settled.completeLength !== undefined) {
         return complete(upload, settled.completeLength, 'append', location, scope, ctx)
       }
@@ -713,6 +717,24 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
       ? reason
       : new UploadError('ERR_UPLOAD_INTERRUPTED', 'the request content ended early')
     return base.withDetails({ uploadOffset: upload.offset })
+  }
+
+  /**
+   * A request that failed (e.g. content beyond the upload's length: 413) may still have filled a
+   * tus upload to its length — tus 1.0.0 §Core: it is complete then. It completes as any other
+   * (finish hook, state), and the request still gets its error.
+   */
+  async function completeAnyway(
+    upload: UploadInfo,
+    how: 'create' | 'append',
+    location: string,
+    scope: Scope,
+    ctx: RequestContext,
+  ): Promise<void> {
+    const length = upload.length
+    if (!upload.complete || length === undefined || upload.offset !== length) return
+    if (upload.finalResponse !== undefined) return
+    await complete(upload, length, how, location, scope, ctx)
   }
 
   /** Removes an upload that a non-resumable request left incomplete. */

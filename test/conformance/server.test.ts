@@ -388,3 +388,36 @@ describe('expiry', () => {
     })
   }
 })
+
+describe('completion', () => {
+  for (const kind of ['memory', 'disk'] as const) {
+    test(`${kind} store: a tus PATCH whose chunked content goes past the length fills the upload, which completes (finish hook) though the request gets 413`, async () => {
+      const finished: string[] = []
+      const h = harness(kind, {
+        hooks: {
+          onUploadFinish: ({ upload }) => {
+            finished.push(upload.id)
+          },
+        },
+      })
+      try {
+        const created = await h.request('POST', '/files/', {
+          headers: { ...TUS, 'upload-length': '5' },
+        })
+        const path = h.path(created.headers.location)
+        const r = await h.request('PATCH', path, {
+          headers: { ...PATCH, 'upload-offset': '0' },
+          chunked: ['abc', 'defgh'],
+        })
+        assert.equal(r.status, 413)
+        const head = await h.request('HEAD', path, { headers: TUS })
+        assert.equal(head.headers['upload-offset'], '5')
+        assert.equal(finished.length, 1, 'the finish hook ran for the upload that is complete')
+        const got = await h.request('GET', path)
+        assert.equal(got.body, 'abcde')
+      } finally {
+        await h.close()
+      }
+    })
+  }
+})
