@@ -44,6 +44,11 @@ const ID = /^[0-9a-f]{32}$/
 const SYNC_EVERY_BYTES = 16 * 1024 * 1024
 /** A batch is written at least this often, however slowly content arrives (ms). */
 const FLUSH_MS = 200
+/**
+ * Bytes all appends of a store may hold gathered before their writes (per process): with many
+ * appends at once, each writes smaller batches rather than each holding `writeBufferBytes`.
+ */
+const GATHER_LIMIT = 16 * 1024 * 1024
 
 interface InfoFile {
   readonly v: 1
@@ -78,6 +83,8 @@ export function createDiskStore(
   const dir = options.directory
   const sync = (options.durability ?? 'fsync') === 'fsync'
   const bufferBytes = options.writeBufferBytes ?? 1024 * 1024
+  /** Bytes gathered by every running append and not yet handed to a write. */
+  let gathered = 0
   let ready: Promise<void> | undefined
   const ensureDir = (): Promise<void> => {
     ready ??= mkdir(dir, { recursive: true }).then(() => undefined)
@@ -305,6 +312,7 @@ export function createDiskStore(
       if (batchBytes === 0) return
       const buffers = batch
       const at = position
+      gathered -= batchBytes
       position += batchBytes
       batch = []
       batchBytes = 0
@@ -314,10 +322,23 @@ export function createDiskStore(
       inFlight = writeAll(fh, buffers, at).then(() => afterWrite(end))
     }
     try {
-      for await (const chunk of body) {
+      for await (const received of body) {
+        // A small piece of a large buffer (a socket read of a slow sender) would keep the
+        // whole buffer alive while it waits in the batch: keep a copy of just the piece.
+        const chunk =
+          received.byteLength * 4 < received.buffer.byteLength
+            ? Uint8Array.prototype.slice.call(received)
+            : received
         batch.push(chunk)
         batchBytes += chunk.byteLength
-        if (batchBytes >= bufferBytes || Date.now() - lastFlush >= FLUSH_MS) await flush()
+        gathered += chunk.byteLength
+        if (
+          batchBytes >= bufferBytes ||
+          gathered >= GATHER_LIMIT ||
+          Date.now() - lastFlush >= FLUSH_MS
+        ) {
+          await flush()
+        }
         if (opts.signal.aborted) break
       }
     } catch {
