@@ -14,10 +14,10 @@ import { randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { decodeBase64, encodeBase64 } from '../../protocol/codec/structured-fields.ts'
 import { UploadError } from '../../protocol/errors.ts'
 import { isComplete } from '../../protocol/rules.ts'
 import type { ConcatState, Digest, UploadInfo } from '../../protocol/types.ts'
+import { persistedFacts, type StoredDigest, storedDigests } from '../../store/persisted.ts'
 import type {
   AppendOptions,
   ExpireOptions,
@@ -61,7 +61,7 @@ interface InfoFile {
   readonly concat?: ConcatState
   readonly contentType?: string
   readonly filename?: string
-  readonly reprDigests?: readonly { algorithm: Digest['algorithm']; value: string }[]
+  readonly reprDigests?: readonly StoredDigest[]
   readonly wantReprDigest?: readonly Digest['algorithm'][]
   readonly finalResponse?: NonNullable<UploadInfo['finalResponse']>
   readonly invalid?: string
@@ -199,10 +199,7 @@ export function createDiskStore(
     if (reprDigests === undefined) return info
     return {
       ...info,
-      reprDigests: reprDigests.flatMap((d) => {
-        const value = decodeBase64(d.value)
-        return value === undefined ? [] : [{ algorithm: d.algorithm, value }]
-      }),
+      reprDigests: storedDigests(reprDigests),
     }
   }
 
@@ -456,23 +453,7 @@ export function createDiskStore(
         complete: false,
         createdAt: t,
         updatedAt: t,
-        ...(upload.length === undefined ? {} : { length: upload.length }),
-        ...(upload.metadata === undefined ? {} : { metadata: upload.metadata }),
-        ...(upload.concat === undefined ? {} : { concat: upload.concat }),
-        ...(upload.contentType === undefined ? {} : { contentType: upload.contentType }),
-        ...(upload.filename === undefined ? {} : { filename: upload.filename }),
-        ...(upload.completesAtLength === undefined
-          ? {}
-          : { completesAtLength: upload.completesAtLength }),
-        ...(upload.wantReprDigest === undefined ? {} : { wantReprDigest: upload.wantReprDigest }),
-        ...(upload.reprDigests === undefined
-          ? {}
-          : {
-              reprDigests: upload.reprDigests.map((d) => ({
-                algorithm: d.algorithm,
-                value: encodeBase64(d.value),
-              })),
-            }),
+        ...persistedFacts(upload),
       }
       try {
         if (upload.concat?.kind !== 'final') await (await open(dataPath(id), 'wx')).close()

@@ -4,9 +4,10 @@
  * ListParts (peers.md §3 items 1 and 11). Unicode metadata lives here, in the JSON body, never
  * in x-amz-meta-* headers, which are ASCII-only (peers.md §3 item 12).
  */
-import { decodeBase64, encodeBase64 } from '../../protocol/codec/structured-fields.ts'
+
 import { isComplete } from '../../protocol/rules.ts'
 import type { ConcatState, Digest, UploadInfo } from '../../protocol/types.ts'
+import { persistedFacts, type StoredDigest, storedDigests } from '../../store/persisted.ts'
 import type { NewUpload } from '../../store/types.ts'
 
 /** One uploaded part: [part number, ETag, size]. */
@@ -24,7 +25,7 @@ export interface Manifest {
   readonly concat?: ConcatState
   readonly contentType?: string
   readonly filename?: string
-  readonly reprDigests?: readonly { algorithm: Digest['algorithm']; value: string }[]
+  readonly reprDigests?: readonly StoredDigest[]
   readonly wantReprDigest?: readonly Digest['algorithm'][]
   readonly finalResponse?: NonNullable<UploadInfo['finalResponse']>
   readonly invalid?: string
@@ -69,23 +70,7 @@ export function newManifest(
     complete: false,
     createdAt: now,
     updatedAt: now,
-    ...(upload.length === undefined ? {} : { length: upload.length }),
-    ...(upload.metadata === undefined ? {} : { metadata: upload.metadata }),
-    ...(upload.concat === undefined ? {} : { concat: upload.concat }),
-    ...(upload.contentType === undefined ? {} : { contentType: upload.contentType }),
-    ...(upload.filename === undefined ? {} : { filename: upload.filename }),
-    ...(upload.completesAtLength === undefined
-      ? {}
-      : { completesAtLength: upload.completesAtLength }),
-    ...(upload.wantReprDigest === undefined ? {} : { wantReprDigest: upload.wantReprDigest }),
-    ...(upload.reprDigests === undefined
-      ? {}
-      : {
-          reprDigests: upload.reprDigests.map((d) => ({
-            algorithm: d.algorithm,
-            value: encodeBase64(d.value),
-          })),
-        }),
+    ...persistedFacts(upload),
     offset: 0,
     partSize,
     stored: 'parts',
@@ -141,9 +126,6 @@ export function toInfo(m: Manifest): UploadInfo {
   if (reprDigests === undefined) return info
   return {
     ...info,
-    reprDigests: reprDigests.flatMap((d) => {
-      const value = decodeBase64(d.value)
-      return value === undefined ? [] : [{ algorithm: d.algorithm, value }]
-    }),
+    reprDigests: storedDigests(reprDigests),
   }
 }
