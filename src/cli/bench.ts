@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util'
 import { type BenchOptions, type FaultOptions, runBench } from '../bench/engine.ts'
 import { renderSvg } from '../bench/plot.ts'
 import { formatBytes, formatReport } from '../bench/report.ts'
-import { parseDuration, parseSize } from './units.ts'
+import { parseDuration, parseEndpoint, parseProtocol, parseSize } from './units.ts'
 
 export const BENCH_HELP = `Usage: ferry bench <endpoint> [options]
 
@@ -94,19 +94,8 @@ function parse(argv: readonly string[]): Parsed | 'help' {
   const [endpoint, ...extra] = positionals
   if (endpoint === undefined) throw new Error('missing <endpoint>')
   if (extra.length > 0) throw new Error(`unexpected argument "${extra[0]}"`)
-  let url: URL
-  try {
-    url = new URL(endpoint)
-  } catch {
-    throw new Error(`invalid endpoint URL "${endpoint}"`)
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new Error('the endpoint must be http:// or https://')
-  }
-  const protocol = values.protocol ?? 'auto'
-  if (protocol !== 'auto' && protocol !== 'tus' && protocol !== 'ietf') {
-    throw new Error('--protocol must be auto, tus or ietf')
-  }
+  const url = parseEndpoint(endpoint)
+  const protocol = parseProtocol(values.protocol)
   const interop = values.interop === undefined ? undefined : integer(values.interop, '--interop', 3)
   if (interop !== undefined && interop > 10) throw new Error('--interop must be 3 to 10')
   const verify = values['no-verify'] === true ? 'none' : (values.verify ?? 'download')

@@ -44,3 +44,26 @@ export function parseDuration(text: string): number {
   if (m === null) throw new Error(`invalid duration "${text}" (examples: 90s, 15m, 24h)`)
   return Math.round(Number(m[1]) * (DURATION_UNITS[m[2] ?? 's'] ?? 1000))
 }
+
+/** An upload endpoint given on the command line: an http:// or https:// URL. */
+export function parseEndpoint(text: string): URL {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new Error(`invalid endpoint URL "${text}"`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error('the endpoint must be http:// or https://')
+  }
+  return url
+}
+
+/** The protocol a client command is told to use. */
+export function parseProtocol(text: string | undefined): 'auto' | 'tus' | 'ietf' {
+  const protocol = text ?? 'auto'
+  if (protocol !== 'auto' && protocol !== 'tus' && protocol !== 'ietf') {
+    throw new Error('--protocol must be auto, tus or ietf')
+  }
+  return protocol
+}

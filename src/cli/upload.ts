@@ -18,7 +18,7 @@ import {
   type UploadSource,
   upload,
 } from '../client/node/index.ts'
-import { parseDuration, parseSize } from './units.ts'
+import { parseDuration, parseEndpoint, parseProtocol, parseSize } from './units.ts'
 
 export const UPLOAD_HELP = `Usage: ferry upload <file|-> <endpoint> [options]
 
@@ -113,17 +113,12 @@ function parse(argv: readonly string[]): Parsed | 'help' {
   if (endpoint === undefined) throw new UsageError('missing <endpoint>')
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`)
   let url: URL
+  let protocolText: ReturnType<typeof parseProtocol>
   try {
-    url = new URL(endpoint)
-  } catch {
-    throw new UsageError(`invalid endpoint URL "${endpoint}"`)
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError('the endpoint must be http:// or https://')
-  }
-  const protocolText = values.protocol ?? 'auto'
-  if (protocolText !== 'auto' && protocolText !== 'tus' && protocolText !== 'ietf') {
-    throw new UsageError('--protocol must be auto, tus or ietf')
+    url = parseEndpoint(endpoint)
+    protocolText = parseProtocol(values.protocol)
+  } catch (e) {
+    throw new UsageError((e as Error).message)
   }
   let protocol: Parsed['protocol'] = protocolText
   let interop: number | undefined
