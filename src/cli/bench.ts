@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util'
 import { type BenchOptions, type FaultOptions, runBench } from '../bench/engine.ts'
 import { renderSvg } from '../bench/plot.ts'
 import { formatBytes, formatReport } from '../bench/report.ts'
-import { parseDuration, parseEndpoint, parseProtocol, parseSize } from './units.ts'
+import { parseDuration, parseEndpoint, parseInterop, parseProtocol, parseSize } from './units.ts'
 
 export const BENCH_HELP = `Usage: ferry bench <endpoint> [options]
 
@@ -96,8 +96,7 @@ function parse(argv: readonly string[]): Parsed | 'help' {
   if (extra.length > 0) throw new Error(`unexpected argument "${extra[0]}"`)
   const url = parseEndpoint(endpoint)
   const protocol = parseProtocol(values.protocol)
-  const interop = values.interop === undefined ? undefined : integer(values.interop, '--interop', 3)
-  if (interop !== undefined && interop > 10) throw new Error('--interop must be 3 to 10')
+  const interop = values.interop === undefined ? undefined : parseInterop(values.interop)
   const verify = values['no-verify'] === true ? 'none' : (values.verify ?? 'download')
   if (verify !== 'download' && verify !== 'digest' && verify !== 'none') {
     throw new Error('--verify must be download or digest')

@@ -91,7 +91,10 @@ test('ferry bench --help lists its options; bad options exit 2 with a clear mess
     [['bench', 'ftp://x/'], /must be http/],
     [['bench', 'http://127.0.0.1:9/', '-n', '0'], /invalid --uploads "0"/],
     [['bench', 'http://127.0.0.1:9/', '--protocol', 'rsync'], /--protocol must be/],
-    [['bench', 'http://127.0.0.1:9/', '--interop', '11'], /--interop must be 3 to 10/],
+    [
+      ['bench', 'http://127.0.0.1:9/', '--interop', '11'],
+      /--interop must be an interop version from 3 to 10/,
+    ],
     [['bench', 'http://127.0.0.1:9/', '--plot', 'x.png'], /--plot writes SVG/],
     [['bench', 'http://127.0.0.1:9/', '--single-request'], /needs protocol tus or ietf/],
     [

@@ -1,6 +1,7 @@
 /**
  * @module Parsing of human-friendly sizes (10MB, 5GiB) and durations (90s, 24h) for the CLI.
  */
+import { INTEROP_VERSIONS } from '../protocol/ietf-versions.ts'
 
 const SIZE_UNITS: Record<string, number> = {
   '': 1,
@@ -66,4 +67,16 @@ export function parseProtocol(text: string | undefined): 'auto' | 'tus' | 'ietf'
     throw new Error('--protocol must be auto, tus or ietf')
   }
   return protocol
+}
+
+/** An interop version of the draft that Ferry speaks (a row of the version table). */
+export function parseInterop(text: string): number {
+  const versions = [...INTEROP_VERSIONS.keys()].sort((a, b) => a - b)
+  const interop = Number(text)
+  if (!/^\d+$/.test(text) || !INTEROP_VERSIONS.has(interop)) {
+    throw new Error(
+      `--interop must be an interop version from ${versions[0]} to ${versions[versions.length - 1]}`,
+    )
+  }
+  return interop
 }

@@ -18,7 +18,7 @@ import {
   type UploadSource,
   upload,
 } from '../client/node/index.ts'
-import { parseDuration, parseEndpoint, parseProtocol, parseSize } from './units.ts'
+import { parseDuration, parseEndpoint, parseInterop, parseProtocol, parseSize } from './units.ts'
 
 export const UPLOAD_HELP = `Usage: ferry upload <file|-> <endpoint> [options]
 
@@ -123,9 +123,10 @@ function parse(argv: readonly string[]): Parsed | 'help' {
   let protocol: Parsed['protocol'] = protocolText
   let interop: number | undefined
   if (values.interop !== undefined) {
-    interop = Number(values.interop)
-    if (!/^\d+$/.test(values.interop) || interop < 3 || interop > 10) {
-      throw new UsageError('--interop must be an interop version from 3 to 10')
+    try {
+      interop = parseInterop(values.interop)
+    } catch (e) {
+      throw new UsageError((e as Error).message)
     }
     if (protocol === 'tus')
       throw new UsageError('--interop goes with the draft, not --protocol tus')
