@@ -149,7 +149,12 @@ async function mainPhase(
     const interop = protocol === 1 ? 10 : random.pick(older)
     return {
       index: i,
-      data: seededBytes(random.int(0, 2 ** 31 - 1), random.logInt(KiB, maxSize)),
+      // The first upload has the largest size: at the proxy's rate it outlasts the first kill's
+      // delay, so that every run kills the server mid-upload at least once.
+      data: seededBytes(
+        random.int(0, 2 ** 31 - 1),
+        i === 0 ? maxSize : random.logInt(KiB, maxSize),
+      ),
       label: protocol === 0 ? 'tus' : `ietf ${interop}`,
       acked: 0,
       done: false,
