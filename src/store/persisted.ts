@@ -4,7 +4,7 @@
  * base64 (RFC 9651 byte sequences' text form), and back.
  */
 import { decodeBase64, encodeBase64 } from '../protocol/codec/structured-fields.ts'
-import type { Digest } from '../protocol/types.ts'
+import type { ConcatState, Digest, UploadInfo } from '../protocol/types.ts'
 import type { NewUpload } from './types.ts'
 
 /** A digest as stored: its value in base64. */
@@ -16,6 +16,26 @@ export interface StoredDigest {
 /** The facts of `NewUpload` as JSON keeps them (absent ones stay absent). */
 export type PersistedFacts = Omit<NewUpload, 'reprDigests'> & {
   readonly reprDigests?: readonly StoredDigest[]
+}
+
+/** The state of an upload as a JSON-state store writes it (v1); stores add their own fields. */
+export interface PersistedState {
+  readonly v: 1
+  readonly id: string
+  readonly length?: number
+  /** Explicit completion (draft Upload-Complete: ?1, concatenation); tus derives it. */
+  readonly complete: boolean
+  readonly createdAt: number
+  readonly updatedAt: number
+  readonly metadata?: NonNullable<UploadInfo['metadata']>
+  readonly concat?: ConcatState
+  readonly contentType?: string
+  readonly filename?: string
+  readonly reprDigests?: readonly StoredDigest[]
+  readonly wantReprDigest?: readonly Digest['algorithm'][]
+  readonly finalResponse?: NonNullable<UploadInfo['finalResponse']>
+  readonly invalid?: string
+  readonly completesAtLength?: boolean
 }
 
 export function persistedFacts(upload: NewUpload): PersistedFacts {

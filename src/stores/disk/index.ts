@@ -16,8 +16,8 @@ import { type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } fro
 import { join } from 'node:path'
 import { UploadError } from '../../protocol/errors.ts'
 import { isComplete } from '../../protocol/rules.ts'
-import type { ConcatState, Digest, UploadInfo } from '../../protocol/types.ts'
-import { persistedFacts, type StoredDigest, storedDigests } from '../../store/persisted.ts'
+import type { UploadInfo } from '../../protocol/types.ts'
+import { type PersistedState, persistedFacts, storedDigests } from '../../store/persisted.ts'
 import type {
   AppendOptions,
   ExpireOptions,
@@ -50,23 +50,8 @@ const FLUSH_MS = 200
  */
 const GATHER_LIMIT = 16 * 1024 * 1024
 
-interface InfoFile {
-  readonly v: 1
-  readonly id: string
-  readonly length?: number
-  readonly complete: boolean
-  readonly createdAt: number
-  readonly updatedAt: number
-  readonly metadata?: NonNullable<UploadInfo['metadata']>
-  readonly concat?: ConcatState
-  readonly contentType?: string
-  readonly filename?: string
-  readonly reprDigests?: readonly StoredDigest[]
-  readonly wantReprDigest?: readonly Digest['algorithm'][]
-  readonly finalResponse?: NonNullable<UploadInfo['finalResponse']>
-  readonly invalid?: string
-  readonly completesAtLength?: boolean
-}
+/** The sidecar `<id>.json`. */
+type InfoFile = PersistedState
 
 function storeError(operation: string, cause: unknown): UploadError {
   return new UploadError('ERR_STORE', `disk store: ${operation} failed`, { cause })

@@ -6,30 +6,14 @@
  */
 
 import { isComplete } from '../../protocol/rules.ts'
-import type { ConcatState, Digest, UploadInfo } from '../../protocol/types.ts'
-import { persistedFacts, type StoredDigest, storedDigests } from '../../store/persisted.ts'
+import type { UploadInfo } from '../../protocol/types.ts'
+import { type PersistedState, persistedFacts, storedDigests } from '../../store/persisted.ts'
 import type { NewUpload } from '../../store/types.ts'
 
 /** One uploaded part: [part number, ETag, size]. */
 export type PartRecord = readonly [number, string, number]
 
-export interface Manifest {
-  readonly v: 1
-  readonly id: string
-  readonly length?: number
-  /** Explicit completion (draft Upload-Complete: ?1, concatenation); tus derives it. */
-  readonly complete: boolean
-  readonly createdAt: number
-  readonly updatedAt: number
-  readonly metadata?: NonNullable<UploadInfo['metadata']>
-  readonly concat?: ConcatState
-  readonly contentType?: string
-  readonly filename?: string
-  readonly reprDigests?: readonly StoredDigest[]
-  readonly wantReprDigest?: readonly Digest['algorithm'][]
-  readonly finalResponse?: NonNullable<UploadInfo['finalResponse']>
-  readonly invalid?: string
-  readonly completesAtLength?: boolean
+export interface Manifest extends PersistedState {
   /** Durable (S3-acknowledged) bytes. */
   readonly offset: number
   /** Size of every non-final part of this upload (constant: R2 requires it). */
