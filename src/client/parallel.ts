@@ -14,6 +14,7 @@
  *   (and the final URL once created), so a later run HEADs each part and continues.
  */
 import { UploadError } from './errors.ts'
+import { Listeners } from './listeners.ts'
 import { RateMeter } from './progress.ts'
 import type { Concat, Discovery, ResponseHead } from './protocols.ts'
 import type { UploadSource } from './sources.ts'
@@ -94,8 +95,6 @@ function finalSource(size: number): UploadSource {
   }
 }
 
-type Listeners = { [E in keyof UploadEvents]?: Set<(data: UploadEvents[E]) => void> }
-
 const PROGRESS_EVERY_MS = 100
 /** Upper bound of `parallel` (connections to one server). */
 export const MAX_PARALLEL = 64
@@ -121,7 +120,7 @@ export class ParallelRun implements Upload {
   #partOptions: UploadOptions | undefined
   #status: UploadStatus = 'idle'
   #started = false
-  #listeners: Listeners = {}
+  #listeners = new Listeners<UploadEvents>()
   #resolve!: (r: UploadResult) => void
   #reject!: (e: UploadError) => void
   #parts: Part[] = []
@@ -182,23 +181,11 @@ export class ParallelRun implements Upload {
   }
 
   on<E extends keyof UploadEvents>(event: E, listener: (data: UploadEvents[E]) => void) {
-    const set = (this.#listeners[event] ?? new Set()) as Set<(data: UploadEvents[E]) => void>
-    this.#listeners[event] = set as Listeners[E]
-    set.add(listener)
-    return () => {
-      set.delete(listener)
-    }
+    return this.#listeners.on(event, listener)
   }
 
   #emit<E extends keyof UploadEvents>(event: E, data: UploadEvents[E]): void {
-    const set = this.#listeners[event] as Set<(data: UploadEvents[E]) => void> | undefined
-    for (const listener of set ?? []) {
-      try {
-        listener(data)
-      } catch {
-        // A listener's failure is not the upload's.
-      }
-    }
+    this.#listeners.emit(event, data)
   }
 
   start(): Upload {

@@ -14,6 +14,7 @@ import {
   type HasherFactory,
   hashOfDigest,
 } from './hash.ts'
+import { Listeners } from './listeners.ts'
 import {
   type Effect,
   type Env,
@@ -247,8 +248,6 @@ class PauseSignal extends Error {
   override readonly name = 'PauseSignal'
 }
 
-type Listeners = { [E in keyof UploadEvents]?: Set<(data: UploadEvents[E]) => void> }
-
 const PROGRESS_EVERY_MS = 100
 
 class UploadRun implements Upload {
@@ -264,7 +263,7 @@ class UploadRun implements Upload {
   #gen = 0
   #controller: AbortController | undefined
   #wake: (() => void) | undefined
-  #listeners: Listeners = {}
+  #listeners = new Listeners<UploadEvents>()
   #resolve!: (r: UploadResult) => void
   #reject!: (e: UploadError) => void
   #fingerprint: string | undefined
@@ -323,23 +322,11 @@ class UploadRun implements Upload {
   }
 
   on<E extends keyof UploadEvents>(event: E, listener: (data: UploadEvents[E]) => void) {
-    const set = (this.#listeners[event] ?? new Set()) as Set<(data: UploadEvents[E]) => void>
-    this.#listeners[event] = set as Listeners[E]
-    set.add(listener)
-    return () => {
-      set.delete(listener)
-    }
+    return this.#listeners.on(event, listener)
   }
 
   #emit<E extends keyof UploadEvents>(event: E, data: UploadEvents[E]): void {
-    const set = this.#listeners[event] as Set<(data: UploadEvents[E]) => void> | undefined
-    for (const listener of set ?? []) {
-      try {
-        listener(data)
-      } catch {
-        // A listener's failure is not the upload's.
-      }
-    }
+    this.#listeners.emit(event, data)
   }
 
   start(): Upload {
