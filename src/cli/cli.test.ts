@@ -108,3 +108,25 @@ test('ferry bench --help lists its options; bad options exit 2 with a clear mess
     assert.match(r.stderr, message, args.join(' '))
   }
 })
+
+test('ferry serve bounds the young generation unless the user chose a semi-space size', async () => {
+  const { youngGenerationFlag } = await import('./main.ts')
+  const flag = youngGenerationFlag([], undefined)
+  assert.equal(flag, '--semi-space-growth-factor=1')
+  assert.equal(youngGenerationFlag(['--max-semi-space-size=8'], undefined), undefined)
+  assert.equal(youngGenerationFlag([], '--max_semi_space_size=4 --enable-source-maps'), undefined)
+  // The flag still works on this Node (set after start, as ferry serve does): under a load
+  // with survivors the new space stays at 1 MiB semi-spaces; without it, it grows to 16 MiB.
+  const newSpaceMiB = (setFlag: string): number => {
+    const script = `const v8 = require('node:v8'); ${setFlag}
+      let keep = []
+      for (let i = 0; i < 2e6; i++) { const o = { i, a: [i], s: 'x' + i }; if (i % 10 === 0) keep.push(o); if (keep.length > 50000) keep = [] }
+      const s = v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')
+      process.stdout.write(String(s.space_size / 2 ** 20))`
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' })
+    assert.equal(r.status, 0, r.stderr)
+    return Number(r.stdout)
+  }
+  assert.ok(newSpaceMiB(`v8.setFlagsFromString('${flag}')`) <= 2)
+  assert.ok(newSpaceMiB('') >= 8)
+})

@@ -2,11 +2,7 @@
  * @module The `ferry` command line: argument parsing and wiring only.
  */
 import { readFileSync } from 'node:fs'
-import { benchCommand } from './bench.ts'
-import { checkCommand } from './check.ts'
-import { proxyCommand } from './proxy.ts'
-import { serveCommand } from './serve.ts'
-import { uploadCommand } from './upload.ts'
+import { setFlagsFromString } from 'node:v8'
 
 const VERSION = (() => {
   try {
@@ -35,20 +31,27 @@ Usage:
 Every option can also be set in the environment: --max-size → FERRY_MAX_SIZE.
 `
 
-/** Runs the command line; resolves with the exit code. */
+/**
+ * Runs the command line; resolves with the exit code. Each command's module is loaded when it
+ * runs: a `ferry serve` process does not hold the client, checker and bench code (~5 MB RSS).
+ */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv
   switch (command) {
     case 'serve':
-      return serveCommand(rest)
+      {
+        const flag = youngGenerationFlag(process.execArgv, process.env.NODE_OPTIONS)
+        if (flag !== undefined) setFlagsFromString(flag)
+      }
+      return (await import('./serve.ts')).serveCommand(rest)
     case 'check':
-      return checkCommand(rest)
+      return (await import('./check.ts')).checkCommand(rest)
     case 'proxy':
-      return proxyCommand(rest)
+      return (await import('./proxy.ts')).proxyCommand(rest)
     case 'upload':
-      return uploadCommand(rest)
+      return (await import('./upload.ts')).uploadCommand(rest)
     case 'bench':
-      return benchCommand(rest)
+      return (await import('./bench.ts')).benchCommand(rest)
     case '--version':
     case '-v':
       process.stdout.write(`${VERSION}\n`)
@@ -63,4 +66,21 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`ferry: unknown command "${command}"\n\n${HELP}`)
       return 2
   }
+}
+
+/**
+ * The V8 flag `ferry serve` sets first, while the heap is small: V8's young generation stays at
+ * its initial size (1 MiB semi-spaces) instead of growing to 16 MiB ones under load. An upload
+ * server allocates at the rate bytes arrive (socket chunks, stream bookkeeping); with small
+ * semi-spaces, scavenges run often and free dead chunk buffers early. Measured (README,
+ * Performance): ~25 MB less peak memory, no loss of throughput on the disk or the S3 store. The
+ * CLI is the application, so it may set a process-wide flag; the library never does. A
+ * semi-space size chosen on the node command line or in NODE_OPTIONS wins (undefined: none).
+ */
+export function youngGenerationFlag(
+  execArgv: readonly string[],
+  nodeOptions: string | undefined,
+): string | undefined {
+  if (/semi[-_]space/.test(`${execArgv.join(' ')} ${nodeOptions ?? ''}`)) return undefined
+  return '--semi-space-growth-factor=1'
 }
