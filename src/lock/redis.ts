@@ -81,9 +81,11 @@ export interface RedisLocker extends Locker {
   }
 }
 
-// KEYS[1] lock, KEYS[2] fence; ARGV[1] owner token, ARGV[2] lease ms. Returns the fence, or 0
-// when the lock is held. The fence is INCR of a counter that never expires, raised first to
-// Redis's clock in ms (TIME), so it keeps growing even if Redis lost the counter in a restart.
+// KEYS[1] lock, KEYS[2] fence; ARGV[1] owner token, ARGV[2] lease ms, ARGV[3] fence TTL ms.
+// Returns the fence, or 0 when the lock is held. The fence is INCR of a counter raised first to
+// Redis's clock in ms (TIME), so it keeps growing even if Redis lost the counter in a restart —
+// or let it expire: the counter lives FENCE_TTL_MS after the upload's last lock, so the keys of
+// finished and deleted uploads do not pile up, and a later fence is still larger.
 const ACQUIRE = `
 if redis.call('exists', KEYS[1]) == 1 then return 0 end
 local t = redis.call('time')
@@ -91,9 +93,16 @@ local floor = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local current = tonumber(redis.call('get', KEYS[2]) or '0') or 0
 if current < floor then redis.call('set', KEYS[2], string.format('%d', floor - 1)) end
 local fence = redis.call('incr', KEYS[2])
+redis.call('pexpire', KEYS[2], ARGV[3])
 redis.call('set', KEYS[1], ARGV[1] .. ':' .. string.format('%d', fence), 'PX', ARGV[2])
 return fence
 `
+/**
+ * How long a fence counter outlives the last lock of its upload. Any length keeps fences
+ * monotonic (each is at least Redis's clock in ms, and a counter runs ahead of the clock by one
+ * per acquisition at most); a day is far longer than a lease.
+ */
+const FENCE_TTL_MS = 24 * 60 * 60 * 1000
 // KEYS[1] lock; ARGV[1] value, ARGV[2] lease ms. 1 when renewed, 0 when the value is not ours.
 const RENEW = `
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
@@ -657,7 +666,12 @@ export function createRedisLocker(options: RedisLockerOptions): RedisLocker {
         try {
           fence = Number(
             await bounded(commandTimeoutMs, (c) =>
-              evaluate(c, SCRIPTS.acquire, [lockKey(id), fenceKey(id)], [token, leaseMs]),
+              evaluate(
+                c,
+                SCRIPTS.acquire,
+                [lockKey(id), fenceKey(id)],
+                [token, leaseMs, Math.max(FENCE_TTL_MS, 4 * leaseMs)],
+              ),
             ),
           )
         } catch (e) {

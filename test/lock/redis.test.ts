@@ -389,6 +389,29 @@ describe('redis locker: resources', () => {
     }
   })
 
+  test('fence counters expire a day after the last lock, and a counter that expired (or was lost) still gives a larger fence', async () => {
+    const probe = new Redis(shared.url, { lazyConnect: true, maxRetriesPerRequest: 1 })
+    const prefix = freshPrefix()
+    const locker = open({ keyPrefix: prefix })
+    const id = freshId()
+    try {
+      const first = await locker.acquire(id, { timeoutMs: 1_000, onReleaseRequested: never })
+      const fence = first.lease?.fence ?? 0
+      await first.release()
+      const ttl = await probe.pttl(`${prefix}fence:{${id}}`)
+      assert.ok(ttl > 23 * 3600_000 && ttl <= 24 * 3600_000, `fence TTL ${ttl} ms`)
+      // The counter is gone (expired, or Redis restarted without persistence): the next fence
+      // starts from Redis's clock again, above the last one.
+      assert.equal(await probe.del(`${prefix}fence:{${id}}`), 1)
+      const second = await locker.acquire(id, { timeoutMs: 1_000, onReleaseRequested: never })
+      assert.ok((second.lease?.fence ?? 0) > fence, `${second.lease?.fence} after ${fence}`)
+      await second.release()
+      assert.ok((await probe.pttl(`${prefix}fence:{${id}}`)) > 0, 'the new counter expires too')
+    } finally {
+      probe.disconnect()
+    }
+  })
+
   test('close() releases the locks it holds: another instance gets them at once', async () => {
     const prefix = freshPrefix()
     const a = open({ keyPrefix: prefix })
