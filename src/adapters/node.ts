@@ -354,6 +354,13 @@ export interface NodeServerOptions extends NodeListenerOptions {
    * connection comes from the proxy: cap there instead.
    */
   readonly maxConnectionsPerClient?: number
+  /**
+   * A path (outside the upload endpoint) that answers GET and HEAD with the handler's readiness:
+   * 200 when the store and the locker answer, 503 when one does not or the server is shutting
+   * down, with a JSON body `{"status":"ready"|"unavailable"|"draining","checks":{...}}`. For
+   * load balancers' health checks. Absent: no such path.
+   */
+  readonly healthPath?: string
 }
 
 /**
@@ -459,14 +466,51 @@ export function createNodeServer(options: NodeServerOptions): NodeServer {
     res.end(body)
     return true
   }
+  const healthPath = options.healthPath
+  /** Answers a readiness probe; false when the request is not one. */
+  const health = (req: NodeRequest, res: NodeResponse): boolean => {
+    if (healthPath === undefined) return false
+    const url = req.url ?? ''
+    const query = url.indexOf('?')
+    if ((query < 0 ? url : url.slice(0, query)) !== healthPath) return false
+    const reply = (status: number, headers: Record<string, string>, body: string): void => {
+      ;(res as ServerResponse).writeHead(status, {
+        ...headers,
+        'cache-control': 'no-store',
+        'content-length': String(Buffer.byteLength(body)),
+      })
+      if (req.method === 'HEAD') res.end()
+      else res.end(body)
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      // RFC 9110 §15.5.6: 405 lists the methods the target supports.
+      reply(
+        405,
+        { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' },
+        'GET or HEAD\n',
+      )
+      return true
+    }
+    options.handler.readiness().then(
+      (r) => {
+        const status = r.ready ? 'ready' : r.draining ? 'draining' : 'unavailable'
+        const body = `${JSON.stringify({ status, checks: r.checks })}\n`
+        reply(r.ready ? 200 : 503, { 'content-type': 'application/json' }, body)
+      },
+      () => reply(503, { 'content-type': 'application/json' }, '{"status":"unavailable"}\n'),
+    )
+    return true
+  }
   const onRequest = (req: NodeRequest, res: NodeResponse): void => {
     armRequest(req, res)
     if (tooMany(req, res)) return
+    if (health(req, res)) return
     listener(req, res)
   }
   const onContinue = (req: NodeRequest, res: NodeResponse): void => {
     armRequest(req, res)
     if (tooMany(req, res)) return
+    if (health(req, res)) return
     listener(req, res, true)
   }
   const maxHeaderBytes = options.maxHeaderBytes ?? 16 * 1024

@@ -54,6 +54,9 @@ Options (each also as an environment variable, e.g. --max-size → FERRY_MAX_SIZ
   --s3-buffer-dir PATH   gather parts in files here instead of memory
   --redis URL            Redis for locks shared by instances (redis://host:port)
   --lock-lease DUR       how long a dead instance's lock lives     [15s]
+  --health-path PATH     readiness for load balancers: GET → 200, or 503 when
+                         the store or Redis does not answer or the server is
+                         stopping ("none": no such path)           [/healthz]
   --log-level LEVEL      debug, info, warn, error                  [info]
   --log-format FORMAT    text or json                              [text]
   -h, --help             print this help
@@ -92,6 +95,7 @@ const OPTIONS = {
   's3-buffer-dir': { type: 'string' },
   redis: { type: 'string' },
   'lock-lease': { type: 'string' },
+  'health-path': { type: 'string' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -159,6 +163,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
       : {}),
     ...(config.tls === undefined ? {} : { tls: config.tls }),
     ...(config.h2c ? { h2c: true } : {}),
+    ...(config.healthPath === undefined ? {} : { healthPath: config.healthPath }),
   })
   let address: { url: string }
   try {
@@ -178,6 +183,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
       ? { dir: config.dir }
       : { store: `s3://${config.s3.bucket}/${config.s3.prefix ?? ''}` }),
     ...(config.redis === undefined ? {} : { locks: 'redis' }),
+    ...(config.healthPath === undefined ? {} : { health: `${address.url}${config.healthPath}` }),
     protocols: 'tus 1.0.0, ietf interop 3-10',
     transport: config.tls !== undefined ? 'https (h2, http/1.1)' : config.h2c ? 'h2c' : 'http/1.1',
     extensions: handler.options.tusExtensions.join(','),
@@ -329,6 +335,7 @@ function toConfig(v: Values) {
   return {
     port,
     host: v.host ?? '127.0.0.1',
+    healthPath: healthPathOf(v['health-path'], server.basePath ?? '/files/'),
     dir: resolve(v.dir ?? './data'),
     durability: durability as 'fsync' | 'none',
     s3,
@@ -345,6 +352,24 @@ function toConfig(v: Values) {
 }
 
 type Config = ReturnType<typeof toConfig>
+
+/**
+ * The readiness path: absolute, outside the upload endpoint; "none" turns it off. The default,
+ * /healthz, is left out when the endpoint contains it (--base-path /).
+ */
+function healthPathOf(chosen: string | undefined, basePath: string): string | undefined {
+  const path = chosen ?? '/healthz'
+  if (['none', 'off', ''].includes(path)) return undefined
+  const base = basePath.endsWith('/') ? basePath : `${basePath}/`
+  if (!path.startsWith('/') || /[?#\s]/.test(path)) {
+    throw new Error(`--health-path must be an absolute URL path (e.g. /healthz), or none`)
+  }
+  if (`${path}/`.startsWith(base)) {
+    if (chosen === undefined) return undefined
+    throw new Error(`--health-path must be outside the upload endpoint ${basePath}`)
+  }
+  return path
+}
 
 /**
  * The store and locker the flags ask for. The S3 SDK and ioredis are optional dependencies,

@@ -39,4 +39,6 @@ export interface Lock {
 
 export interface Locker {
   acquire(id: string, options: AcquireOptions): Promise<Lock>
+  /** Checks that a shared locker's service answers (readiness probes); rejects when not. */
+  ping?(): Promise<void>
 }

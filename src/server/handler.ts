@@ -112,8 +112,26 @@ export interface UploadHandler {
    * received and answer; resolves when all requests are done or after `timeoutMs`.
    */
   readonly close: (timeoutMs?: number) => Promise<void>
+  /**
+   * Readiness for load balancers: the store and the locker answer (each that can be checked,
+   * within `READINESS_TIMEOUT_MS`), and the handler is not shutting down. Concurrent calls share
+   * one check; a change of state is logged (ReadinessChanged), failures with their cause.
+   */
+  readonly readiness: () => Promise<Readiness>
   readonly options: ResolvedOptions
 }
+
+/** What a readiness probe reports: each check that applies, 'ok' or 'unavailable'. */
+export interface Readiness {
+  readonly ready: boolean
+  /** The handler is shutting down: new requests get 503 (ready is false). */
+  readonly draining: boolean
+  readonly checks: { readonly store?: CheckResult; readonly lock?: CheckResult }
+}
+export type CheckResult = 'ok' | 'unavailable'
+
+/** How long one readiness check (store, locker) may take before it counts as unavailable. */
+export const READINESS_TIMEOUT_MS = 2_000
 
 /** Per-request facts the error path needs. */
 interface Scope {
@@ -989,7 +1007,61 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
     }
   }
 
-  return Object.freeze({ handle, cleanupExpired, close, options })
+  let checking: Promise<Readiness> | undefined
+  let lastReady: boolean | undefined
+  /** Each check's last result: a failure is logged when it starts, not at every probe. */
+  const lastResult: Partial<Record<'store' | 'lock', CheckResult>> = {}
+  const check = async (
+    name: 'store' | 'lock',
+    ping: (() => Promise<void>) | undefined,
+  ): Promise<CheckResult | undefined> => {
+    if (ping === undefined) return undefined
+    let timer: NodeJS.Timeout | undefined
+    try {
+      await Promise.race([
+        ping(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${READINESS_TIMEOUT_MS} ms`)),
+            READINESS_TIMEOUT_MS,
+          )
+        }),
+      ])
+      lastResult[name] = 'ok'
+      return 'ok'
+    } catch (e) {
+      if (lastResult[name] !== 'unavailable') {
+        logger.warn('ReadinessCheckFailed', { check: name, error: (e as Error).message })
+      }
+      lastResult[name] = 'unavailable'
+      return 'unavailable'
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+  const readiness = (): Promise<Readiness> => {
+    checking ??= (async (): Promise<Readiness> => {
+      const [storeResult, lockResult] = await Promise.all([
+        check('store', store.ping?.bind(store)),
+        check('lock', locker.ping?.bind(locker)),
+      ])
+      const checks = {
+        ...(storeResult === undefined ? {} : { store: storeResult }),
+        ...(lockResult === undefined ? {} : { lock: lockResult }),
+      }
+      const ready = !shuttingDown && storeResult !== 'unavailable' && lockResult !== 'unavailable'
+      if (ready !== lastReady) {
+        if (lastReady !== undefined) logger.info('ReadinessChanged', { ready, ...checks })
+        lastReady = ready
+      }
+      return { ready, draining: shuttingDown, checks }
+    })().finally(() => {
+      checking = undefined
+    })
+    return checking
+  }
+
+  return Object.freeze({ handle, cleanupExpired, close, readiness, options })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,9 +16,12 @@ export { ERROR_CODES, type ErrorCode, isUploadError, UploadError } from '../prot
 export { createMemoryStore, newUploadId } from '../store/memory.ts'
 export type { AppendOptions, NewUpload, UploadChanges, UploadStore } from '../store/types.ts'
 export {
+  type CheckResult,
   createUploadHandler,
   type HandlerRequest,
   type HandlerResponse,
+  READINESS_TIMEOUT_MS,
+  type Readiness,
   type UploadHandler,
 } from './handler.ts'
 export {

@@ -104,6 +104,11 @@ export interface UploadStore {
    * under it.
    */
   expire?(before: number, options?: ExpireOptions): AsyncIterable<string>
+  /**
+   * Checks that the backend answers and can be written (readiness probes: a load balancer
+   * sends no uploads to an instance whose store is unreachable); rejects when it cannot.
+   */
+  ping?(): Promise<void>
   /** Releases resources (open handles, timers). */
   close?(): Promise<void>
 }

@@ -518,9 +518,21 @@ describe('Redis restarted mid-upload', () => {
     // and) a probe answered 503 and the Ferry client met the outage too.
     let probe: RawResult | undefined
     let outage: Promise<void> | undefined
+    /** The readiness path of instance 0 (ferry serve's default, /healthz). */
+    const readiness = async (): Promise<{ status: number; body: unknown }> => {
+      const r = await fetch(new URL('/healthz', instances[0]?.endpoint))
+      return { status: r.status, body: await r.json() }
+    }
+    assert.deepEqual(await readiness(), {
+      status: 200,
+      body: { status: 'ready', checks: { store: 'ok', lock: 'ok' } },
+    })
+    let unready: { status: number; body: unknown } | undefined
     const startOutage = async (): Promise<void> => {
       await redis.stop()
       const stoppedAt = Date.now()
+      // A load balancer probing the instance learns that it cannot take uploads now.
+      unready = await readiness()
       const url = up.url
       assert.ok(url !== undefined)
       // Straight to one instance: GET (interop 10: offset retrieval) takes the upload's lock.
@@ -540,6 +552,13 @@ describe('Redis restarted mid-upload', () => {
     const tusUrl = await tusDone
     assert.ok(outage !== undefined, 'Redis was stopped during the upload')
     await outage
+
+    // The readiness probe during the outage said which dependency failed; after it, ready again.
+    assert.deepEqual(unready, {
+      status: 503,
+      body: { status: 'unavailable', checks: { store: 'ok', lock: 'unavailable' } },
+    })
+    await eventually('instance 0 ready again', async () => (await readiness()).status === 200)
 
     // The request that met the outage: a clear 503.
     assert.ok(probe !== undefined)

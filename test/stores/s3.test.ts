@@ -451,6 +451,25 @@ test('s3 store: progress while a part fills reports durable offsets (the tail is
   assert.equal(sha(await readAll(store, id)), sha(data))
 })
 
+test('s3 store ping (readiness): the bucket answers; a missing bucket and an unreachable gateway are ERR_STORE_UNAVAILABLE', async () => {
+  const service = await s3()
+  await (await freshStore()).ping?.()
+  const unavailable = (e: unknown) => isUploadError(e) && e.code === 'ERR_STORE_UNAVAILABLE'
+  const missing = createS3Store({
+    bucket: `no-such-bucket-${Date.now()}`,
+    clientConfig: service.clientConfig(),
+    partSize: PART,
+  })
+  await assert.rejects(missing.ping?.() ?? Promise.resolve(), unavailable)
+  const unreachable = createS3Store({
+    bucket: 'x',
+    // A port nothing listens on (below the ephemeral range, env.md), one attempt.
+    clientConfig: { ...service.clientConfig(), endpoint: 'http://127.0.0.1:9', maxAttempts: 1 },
+    partSize: PART,
+  })
+  await assert.rejects(unreachable.ping?.() ?? Promise.resolve(), unavailable)
+})
+
 test('s3 store: a missing SDK is a configuration error that says what to install', async () => {
   await assert.rejects(
     loadSdk('@aws-sdk/no-such-client-for-ferry'),

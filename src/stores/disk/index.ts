@@ -11,8 +11,19 @@
  * Concatenation hard-links the partial uploads' files: no byte passes through JavaScript.
  */
 import { randomBytes } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises'
+import { constants, createReadStream } from 'node:fs'
+import {
+  access,
+  type FileHandle,
+  link,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  stat,
+  statfs,
+  unlink,
+} from 'node:fs/promises'
 import { join } from 'node:path'
 import { UploadError } from '../../protocol/errors.ts'
 import { isComplete } from '../../protocol/rules.ts'
@@ -425,8 +436,21 @@ export function createDiskStore(
     await syncDir()
   }
 
+  /** The directory exists, can be written, and its file system has room (readiness). */
+  async function ping(): Promise<void> {
+    try {
+      await ensureDir()
+      await access(dir, constants.W_OK | constants.X_OK)
+      const fs = await statfs(dir)
+      if (fs.bavail * fs.bsize < 1024 * 1024) throw new Error('less than 1 MiB free')
+    } catch (e) {
+      throw storeError(`checking ${dir}`, e)
+    }
+  }
+
   return {
     directory: dir,
+    ping,
 
     async create(upload: NewUpload): Promise<UploadInfo> {
       await ensureDir()

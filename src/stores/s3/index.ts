@@ -1244,5 +1244,9 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     concatenate,
     read,
     expire,
+    // Readiness: the bucket answers with these credentials (one HeadBucket).
+    async ping(): Promise<void> {
+      await send('checking the bucket', (sdk) => new sdk.HeadBucketCommand({ Bucket: bucket }))
+    },
   }
 }
