@@ -25,19 +25,23 @@ import { startServer } from '../support/servers.ts'
 function pingableStore(): UploadStore & {
   ping: () => Promise<void>
   pings: number
-  fail: unknown
+  fail: Error | undefined
 } {
   const base = createMemoryStore()
   const store = Object.assign(Object.create(null) as object, base, {
     pings: 0,
-    fail: undefined as unknown,
-    async ping(this: { pings: number; fail: unknown }) {
+    fail: undefined as Error | undefined,
+    async ping(this: { pings: number; fail: Error | undefined }) {
       this.pings++
       await new Promise((r) => setTimeout(r, 20))
       if (this.fail !== undefined) throw this.fail
     },
   })
-  return store as UploadStore & { ping: () => Promise<void>; pings: number; fail: unknown }
+  return store as UploadStore & {
+    ping: () => Promise<void>
+    pings: number
+    fail: Error | undefined
+  }
 }
 
 function recordingLogger(): Logger & { events: { level: string; event: string }[] } {
