@@ -5,7 +5,7 @@
  * response out); adapters connect it to node:http, node:http2 or the Fetch API.
  */
 import { createHash, type Hash } from 'node:crypto'
-import type { Lease } from '../lock/types.ts'
+import type { Lease, Lock } from '../lock/types.ts'
 import {
   classify,
   detectDialect,
@@ -129,6 +129,12 @@ export interface Readiness {
   readonly checks: { readonly store?: CheckResult; readonly lock?: CheckResult }
 }
 export type CheckResult = 'ok' | 'unavailable'
+
+/**
+ * The lock an expiry sweep holds, so that instances sharing a locker do not sweep at once. Not
+ * an upload id (those are hex), so it never meets an upload's lock.
+ */
+export const EXPIRY_SWEEP_LOCK = 'expiry-sweep'
 
 /** How long one readiness check (store, locker) may take before it counts as unavailable. */
 export const READINESS_TIMEOUT_MS = 2_000
@@ -976,6 +982,28 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
   const cleanupExpired = async (): Promise<number> => {
     const expireAfterMs = limits.expireAfterMs
     if (store.expire === undefined || expireAfterMs === undefined) return 0
+    // One sweep at a time among the instances that share the locker: the others skip theirs
+    // (a sweep reads the state of every upload; with S3, one GetObject each).
+    let sweep: Lock
+    try {
+      sweep = await locker.acquire(EXPIRY_SWEEP_LOCK, {
+        timeoutMs: 0,
+        ifFree: true,
+        onReleaseRequested: () => undefined,
+      })
+    } catch (e) {
+      logger.debug('ExpirySweepSkipped', { reason: (e as Error).message })
+      return 0
+    }
+    try {
+      return await sweepExpired(expireAfterMs)
+    } finally {
+      await sweep.release().catch(() => undefined)
+    }
+  }
+
+  const sweepExpired = async (expireAfterMs: number): Promise<number> => {
+    if (store.expire === undefined) return 0
     let count = 0
     // An upload a request is working on is not removed under it: each candidate's lock is
     // taken if free (without interrupting its holder) and the store reads its state again.

@@ -18,6 +18,9 @@ import {
 } from '../../src/lock/redis.ts'
 import type { Locker } from '../../src/lock/types.ts'
 import { isUploadError } from '../../src/protocol/errors.ts'
+import { createUploadHandler } from '../../src/server/handler.ts'
+import { createMemoryStore } from '../../src/store/memory.ts'
+import type { ExpireOptions, UploadStore } from '../../src/store/types.ts'
 import { describeLocker } from '../../src/testing/locker-suite.ts'
 import { redisService } from '../support/services.ts'
 
@@ -410,6 +413,57 @@ describe('redis locker: resources', () => {
     } finally {
       probe.disconnect()
     }
+  })
+
+  test('expiry sweeps: one instance at a time; the other skips its sweep while one runs', async () => {
+    const prefix = freshPrefix()
+    const base = createMemoryStore()
+    let sweeps = 0
+    let go: () => void = never
+    const gate = new Promise<void>((resolve) => {
+      go = resolve
+    })
+    let entered: () => void = never
+    const sweeping = new Promise<void>((resolve) => {
+      entered = resolve
+    })
+    // One store shared by two instances; its sweep waits until the test lets it go.
+    const store: UploadStore = Object.assign(Object.create(null) as object, base, {
+      async *expire(before: number, options?: ExpireOptions): AsyncIterable<string> {
+        sweeps++
+        entered()
+        await gate
+        yield* base.expire?.(before, options) ?? []
+      },
+    }) as UploadStore
+    let clock = Date.now()
+    const instance = () =>
+      createUploadHandler({
+        store,
+        locker: open({ keyPrefix: prefix }),
+        expireAfterMs: 60_000,
+        now: () => clock,
+      })
+    const [a, b] = [instance(), instance()]
+    await base.create({ metadata: [], length: 10 })
+    clock += 120_000
+    const first = a.cleanupExpired()
+    await sweeping
+    // Without the sweep lock, b would enter the same (held) sweep and wait.
+    let timer: NodeJS.Timeout | undefined
+    const skipped = await Promise.race([
+      b.cleanupExpired(),
+      new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve('b waited for the running sweep'), 2_000)
+      }),
+    ])
+    clearTimeout(timer)
+    assert.equal(skipped, 0, 'b skips while a sweeps')
+    assert.equal(sweeps, 1)
+    go()
+    assert.equal(await first, 1, 'a removed the expired upload')
+    assert.equal(await b.cleanupExpired(), 0)
+    assert.equal(sweeps, 2, 'b sweeps once a is done')
   })
 
   test('close() releases the locks it holds: another instance gets them at once', async () => {
