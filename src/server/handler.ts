@@ -321,23 +321,35 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
    * Runs `fn` holding the upload's lock. Another request for the upload aborts `signal`: the
    * running transfer stops, persists and answers (draft-13 §4.6), then the lock moves on.
    */
+  /**
+   * Runs `fn` holding the upload's lock. `unannounced`: the upload was just created and nobody
+   * has its URL yet, so when its lock cannot be had (the locker is unavailable) it is discarded
+   * rather than left empty until it expires.
+   */
   async function withLock<T>(
     id: string,
     req: HandlerRequest,
     scope: Scope,
     fn: (signal: AbortSignal) => Promise<T>,
+    unannounced?: UploadInfo,
   ): Promise<T> {
     const control = new AbortController()
-    const lock = await locker.acquire(id, {
-      signal: req.signal,
-      timeoutMs: options.lockTimeoutMs,
-      onReleaseRequested: () => {
-        if (!control.signal.aborted) {
-          logger.info('UploadInterrupted', { id, reason: 'another request for this upload' })
-          control.abort(new UploadError('ERR_UPLOAD_INTERRUPTED'))
-        }
-      },
-    })
+    let lock: Lock
+    try {
+      lock = await locker.acquire(id, {
+        signal: req.signal,
+        timeoutMs: options.lockTimeoutMs,
+        onReleaseRequested: () => {
+          if (!control.signal.aborted) {
+            logger.info('UploadInterrupted', { id, reason: 'another request for this upload' })
+            control.abort(new UploadError('ERR_UPLOAD_INTERRUPTED'))
+          }
+        },
+      })
+    } catch (e) {
+      if (unannounced !== undefined) await discard(unannounced)
+      throw e
+    }
     inflight.add(control)
     if (shuttingDown) control.abort(new UploadError('ERR_SHUTTING_DOWN'))
     // The store checks the lease before it commits (src/store/types.ts AppendOptions.lease).
@@ -414,44 +426,50 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
     const { created, location } = await createUpload(req, newUpload, scope, ctx, {
       resumable: plan.resumable,
     })
-    return withLock(created.id, req, scope, async (signal) => {
-      if (dialect.kind === 'ietf' && plan.resumable) {
-        // draft-13 §4.2.2: announce the upload resource with a 104 before reading the content.
-        req.sendInterim?.(
-          renderCreationInterim(dialect.features, location, created, renderContext()),
-        )
-      }
-      let upload = created
-      if (intent.content.hasContent) {
-        const result = await transfer(req, upload, plan, intent.content, signal, scope)
-        const settled = await settle(upload, plan, result, scope)
-        upload = settled.upload
-        if (settled.error !== undefined) {
-          if (!plan.resumable) await discard(upload)
-          else await completeAnyway(upload, 'create', location, scope, ctx)
-          throw settled.error
+    return withLock(
+      created.id,
+      req,
+      scope,
+      async (signal) => {
+        if (dialect.kind === 'ietf' && plan.resumable) {
+          // draft-13 §4.2.2: announce the upload resource with a 104 before reading the content.
+          req.sendInterim?.(
+            renderCreationInterim(dialect.features, location, created, renderContext()),
+          )
         }
-        if (settled.completeLength !== undefined) {
-          return complete(upload, settled.completeLength, 'create', location, scope, ctx)
+        let upload = created
+        if (intent.content.hasContent) {
+          const result = await transfer(req, upload, plan, intent.content, signal, scope)
+          const settled = await settle(upload, plan, result, scope)
+          upload = settled.upload
+          if (settled.error !== undefined) {
+            if (!plan.resumable) await discard(upload)
+            else await completeAnyway(upload, 'create', location, scope, ctx)
+            throw settled.error
+          }
+          if (settled.completeLength !== undefined) {
+            return complete(upload, settled.completeLength, 'create', location, scope, ctx)
+          }
+          if (!result.fullyRead) {
+            if (!plan.resumable) await discard(upload)
+            throw interruption(signal, upload)
+          }
+        } else if (plan.complete || (dialect.kind === 'tus' && plan.length === 0)) {
+          // An empty representation (draft ?1 with no content, tus Upload-Length: 0).
+          return complete(upload, 0, 'create', location, scope, ctx)
         }
-        if (!result.fullyRead) {
-          if (!plan.resumable) await discard(upload)
-          throw interruption(signal, upload)
+        if (!plan.resumable) {
+          // A plain request that did not complete (e.g. content shorter than announced).
+          await discard(upload)
+          throw new UploadError(
+            'ERR_UPLOAD_INTERRUPTED',
+            'the content ended before the upload was complete',
+          )
         }
-      } else if (plan.complete || (dialect.kind === 'tus' && plan.length === 0)) {
-        // An empty representation (draft ?1 with no content, tus Upload-Length: 0).
-        return complete(upload, 0, 'create', location, scope, ctx)
-      }
-      if (!plan.resumable) {
-        // A plain request that did not complete (e.g. content shorter than announced).
-        await discard(upload)
-        throw new UploadError(
-          'ERR_UPLOAD_INTERRUPTED',
-          'the content ended before the upload was complete',
-        )
-      }
-      return renderCreated(dialect, upload, location, renderContext())
-    })
+        return renderCreated(dialect, upload, location, renderContext())
+      },
+      created,
+    )
   }
 
   /** Asks the creation hook, creates the upload and logs it. */
@@ -503,13 +521,19 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
     const { created, location } = await createUpload(req, newUpload, scope, ctx, {
       parts: ids.length,
     })
-    return withLock(created.id, req, scope, async () => {
-      const upload = await finishConcatenation(created, scope)
-      if (upload.complete) {
-        return complete(upload, upload.length ?? upload.offset, 'create', location, scope, ctx)
-      }
-      return renderCreated(scope.dialect, upload, location, renderContext())
-    })
+    return withLock(
+      created.id,
+      req,
+      scope,
+      async () => {
+        const upload = await finishConcatenation(created, scope)
+        if (upload.complete) {
+          return complete(upload, upload.length ?? upload.offset, 'create', location, scope, ctx)
+        }
+        return renderCreated(scope.dialect, upload, location, renderContext())
+      },
+      created,
+    )
   }
 
   // -------------------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ import type { Locker } from '../../src/lock/types.ts'
 import { isUploadError } from '../../src/protocol/errors.ts'
 import { createUploadHandler } from '../../src/server/handler.ts'
 import { createMemoryStore } from '../../src/store/memory.ts'
-import type { ExpireOptions, UploadStore } from '../../src/store/types.ts'
+import type { ExpireOptions, NewUpload, UploadStore } from '../../src/store/types.ts'
 import { describeLocker } from '../../src/testing/locker-suite.ts'
+import { harness } from '../support/harness.ts'
 import { redisService } from '../support/services.ts'
 
 const shared = await redisService()
@@ -287,6 +288,46 @@ describe('redis locker: Redis stops and comes back', () => {
       assert.ok(again.lease.fence > fence, `fence ${again.lease.fence} after ${fence}`)
       await again.lease.check()
       await again.release()
+    } finally {
+      await locker.close()
+      await redis.close()
+    }
+  })
+
+  test('a creation while Redis is down: 503 ERR_LOCK_UNAVAILABLE, and the upload it created is discarded (nobody has its URL)', async () => {
+    const redis = await redisService({ private: true })
+    const locker = createRedisLocker({
+      url: redis.url,
+      keyPrefix: freshPrefix(),
+      commandTimeoutMs: 300,
+    })
+    const base = createMemoryStore()
+    const created: string[] = []
+    const store: UploadStore = Object.assign(Object.create(null) as object, base, {
+      async create(upload: NewUpload) {
+        const info = await base.create(upload)
+        created.push(info.id)
+        return info
+      },
+    }) as UploadStore
+    const h = harness('memory', { store, locker })
+    try {
+      await redis.stop()
+      for (const headers of [
+        {
+          'tus-resumable': '1.0.0',
+          'upload-length': '5',
+          'content-type': 'application/offset+octet-stream',
+        },
+        { 'upload-draft-interop-version': '10', 'upload-complete': '?0' },
+      ]) {
+        const r = await h.request('POST', '/files/', { headers, body: 'hello' })
+        assert.equal(r.status, 503, r.body)
+        assert.match(r.body, /ERR_LOCK_UNAVAILABLE|lock/i)
+        assert.equal(r.headers.location, undefined, 'no URL was handed out')
+      }
+      assert.equal(created.length, 2)
+      for (const id of created) assert.equal(await base.get(id), undefined, `${id} discarded`)
     } finally {
       await locker.close()
       await redis.close()
