@@ -474,13 +474,18 @@ export function createNodeServer(options: NodeServerOptions): NodeServer {
     const query = url.indexOf('?')
     if ((query < 0 ? url : url.slice(0, query)) !== healthPath) return false
     const reply = (status: number, headers: Record<string, string>, body: string): void => {
-      ;(res as ServerResponse).writeHead(status, {
-        ...headers,
-        'cache-control': 'no-store',
-        'content-length': String(Buffer.byteLength(body)),
-      })
-      if (req.method === 'HEAD') res.end()
-      else res.end(body)
+      try {
+        ;(res as ServerResponse).writeHead(status, {
+          ...headers,
+          'cache-control': 'no-store',
+          'content-length': String(Buffer.byteLength(body)),
+        })
+        if (req.method === 'HEAD') res.end()
+        else res.end(body)
+      } catch {
+        // The prober went away while the checks ran: nothing to answer, and nothing may
+        // escape this promise chain as an unhandled rejection.
+      }
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       // RFC 9110 §15.5.6: 405 lists the methods the target supports.

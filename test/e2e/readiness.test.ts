@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import http2 from 'node:http2'
+import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -181,6 +182,36 @@ test('health path over HTTP/1.1: GET and HEAD answer 200 or 503 with a JSON stat
     assert.equal((await get('/files/', 'OPTIONS')).status, 204)
   } finally {
     await server.close()
+  }
+})
+
+test('a prober that goes away while the checks run (HTTP/2 stream reset, HTTP/1.1 socket closed) does not hurt the server', async () => {
+  const store = pingableStore() // each ping takes 20 ms
+  const server = await startServer({ store, transport: { h2c: true, healthPath: '/ready' } })
+  const h1 = await startServer({ store, transport: { healthPath: '/ready' } })
+  const session = http2.connect(`http://127.0.0.1:${server.port}`)
+  try {
+    for (let i = 0; i < 5; i++) {
+      const req = session.request({ ':path': '/ready' })
+      req.on('error', () => undefined)
+      req.close(http2.constants.NGHTTP2_CANCEL)
+      const socket = net.connect(h1.port, '127.0.0.1')
+      socket.on('error', () => undefined)
+      socket.write('GET /ready HTTP/1.1\r\nhost: x\r\n\r\n', () => socket.destroy())
+    }
+    await new Promise((r) => setTimeout(r, 100))
+    const after = await rawRequest({ port: h1.port, method: 'GET', path: '/ready' })
+    assert.equal(after.final?.status, 200)
+    const again = await new Promise<number>((resolve, reject) => {
+      const req = session.request({ ':path': '/ready' })
+      req.on('response', (h) => resolve(Number(h[':status'])))
+      req.on('error', reject)
+      req.resume()
+    })
+    assert.equal(again, 200)
+  } finally {
+    session.close()
+    await Promise.all([server.close(), h1.close()])
   }
 })
 
