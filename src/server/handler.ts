@@ -286,12 +286,25 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
       case 'append':
         return append(req, intent, scope, ctx)
       case 'retrieve':
-        return withLock(intent.id, req, scope, async () => {
-          const upload = await mustLoad(intent.id, scope)
-          checkAvailable(upload, ruleContext())
-          const current = await finishConcatenation(upload, scope)
-          return renderRetrieved(scope.dialect, current, renderContext())
-        })
+        return withLock(
+          intent.id,
+          req,
+          scope,
+          async () => {
+            const upload = await mustLoad(intent.id, scope)
+            checkAvailable(upload, ruleContext())
+            const current = await finishConcatenation(upload, scope)
+            return renderRetrieved(scope.dialect, current, renderContext())
+          },
+          {
+            // No concatenation without the lock: an unfinished final upload says so as it is.
+            readOnly: async () => {
+              const upload = await mustLoad(intent.id, scope)
+              checkAvailable(upload, ruleContext())
+              return renderRetrieved(scope.dialect, upload, renderContext())
+            },
+          },
+        )
       case 'cancel':
         return withLock(intent.id, req, scope, async () => {
           await mustLoad(intent.id, scope)
@@ -322,16 +335,21 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
    * running transfer stops, persists and answers (draft-13 §4.6), then the lock moves on.
    */
   /**
-   * Runs `fn` holding the upload's lock. `unannounced`: the upload was just created and nobody
-   * has its URL yet, so when its lock cannot be had (the locker is unavailable) it is discarded
-   * rather than left empty until it expires.
+   * Runs `fn` holding the upload's lock. When the lock cannot be had:
+   * - `unannounced`: the upload was just created and nobody has its URL yet; it is discarded
+   *   rather than left empty until it expires;
+   * - `readOnly`: the locker itself is unavailable (ERR_LOCK_UNAVAILABLE, Redis down) and the
+   *   request only reads: it is answered from the store without the lock. The durable state can
+   *   only be behind what a running request is about to persist, never ahead, so a client that
+   *   resumes from it re-sends bytes at worst. (tus-js-client starts a new upload when its HEAD
+   *   gets a 5xx: without this, a Redis blip costs it all its progress.)
    */
   async function withLock<T>(
     id: string,
     req: HandlerRequest,
     scope: Scope,
     fn: (signal: AbortSignal) => Promise<T>,
-    unannounced?: UploadInfo,
+    fallback: { unannounced?: UploadInfo; readOnly?: () => Promise<T> } = {},
   ): Promise<T> {
     const control = new AbortController()
     let lock: Lock
@@ -347,7 +365,15 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
         },
       })
     } catch (e) {
-      if (unannounced !== undefined) await discard(unannounced)
+      if (fallback.unannounced !== undefined) await discard(fallback.unannounced)
+      if (
+        fallback.readOnly !== undefined &&
+        isUploadError(e) &&
+        e.code === 'ERR_LOCK_UNAVAILABLE'
+      ) {
+        logger.warn('ReadWithoutLock', { id, reason: e.message })
+        return fallback.readOnly()
+      }
       throw e
     }
     inflight.add(control)
@@ -468,7 +494,7 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
         }
         return renderCreated(dialect, upload, location, renderContext())
       },
-      created,
+      { unannounced: created },
     )
   }
 
@@ -532,7 +558,7 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
         }
         return renderCreated(scope.dialect, upload, location, renderContext())
       },
-      created,
+      { unannounced: created },
     )
   }
 

@@ -294,7 +294,7 @@ describe('redis locker: Redis stops and comes back', () => {
     }
   })
 
-  test('a creation while Redis is down: 503 ERR_LOCK_UNAVAILABLE, and the upload it created is discarded (nobody has its URL)', async () => {
+  test('while Redis is down: a creation gets 503 ERR_LOCK_UNAVAILABLE and the upload it created is discarded (nobody has its URL); an append gets 503; HEAD answers the durable offset', async () => {
     const redis = await redisService({ private: true })
     const locker = createRedisLocker({
       url: redis.url,
@@ -312,7 +312,32 @@ describe('redis locker: Redis stops and comes back', () => {
     }) as UploadStore
     const h = harness('memory', { store, locker })
     try {
+      const tus = { 'tus-resumable': '1.0.0' }
+      const before = await h.request('POST', '/files/', {
+        headers: {
+          ...tus,
+          'upload-length': '10',
+          'content-type': 'application/offset+octet-stream',
+        },
+        body: 'hello',
+      })
+      assert.equal(before.status, 201, before.body)
+      const path = h.path(before.headers.location)
+      created.length = 0
       await redis.stop()
+      const head = await h.request('HEAD', path, { headers: tus })
+      assert.equal(head.status, 204, head.body)
+      assert.equal(head.headers['upload-offset'], '5')
+      const patch = await h.request('PATCH', path, {
+        headers: {
+          ...tus,
+          'upload-offset': '5',
+          'content-type': 'application/offset+octet-stream',
+        },
+        body: 'world',
+      })
+      assert.equal(patch.status, 503, patch.body)
+      assert.equal(patch.headers['retry-after'], '1')
       for (const headers of [
         {
           'tus-resumable': '1.0.0',

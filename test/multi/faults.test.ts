@@ -495,15 +495,15 @@ describe('Redis restarted mid-upload', () => {
     })
 
     const tusOffsets: number[] = []
-    const tusStatuses: number[] = []
+    const tusStatuses: string[] = []
     const tusRetryAfter: (string | undefined)[] = []
     const tusDone = new Promise<string>((resolve, reject) => {
       const u = new tus.Upload(tusBytes as unknown as tus.Upload['file'], {
         endpoint,
         chunkSize: 2 * MiB,
         retryDelays: [200, 500, 1000, 1000, 2000, 2000, 3000, 5000],
-        onAfterResponse: (_req, res) => {
-          tusStatuses.push(res.getStatus())
+        onAfterResponse: (req, res) => {
+          tusStatuses.push(`${req.getMethod()} ${res.getStatus()}`)
           if (res.getStatus() === 503) tusRetryAfter.push(res.getHeader('Retry-After'))
           const offset = res.getHeader('Upload-Offset')
           if (offset !== undefined && offset !== '') tusOffsets.push(Number(offset))
@@ -515,8 +515,9 @@ describe('Redis restarted mid-upload', () => {
     })
 
     // The outage: from the moment the Ferry client has 4 MiB acknowledged until (at least 1 s,
-    // and) a probe answered 503 and the Ferry client met the outage too.
+    // and) the probes answered and the Ferry client met the outage too.
     let probe: RawResult | undefined
+    let readProbe: RawResult | undefined
     let outage: Promise<void> | undefined
     /** The readiness path of instance 0 (ferry serve's default, /healthz). */
     const readiness = async (): Promise<{ status: number; body: unknown }> => {
@@ -532,12 +533,15 @@ describe('Redis restarted mid-upload', () => {
       await redis.stop()
       const stoppedAt = Date.now()
       // A load balancer probing the instance learns that it cannot take uploads now.
-      unready = await readiness()
+      const probing = readiness()
       const url = up.url
       assert.ok(url !== undefined)
-      // Straight to one instance: GET (interop 10: offset retrieval) takes the upload's lock.
-      const id = new URL(url).pathname.split('/').pop() ?? ''
-      probe = await rawRequest(`${instances[0]?.endpoint}${id}`, 'GET', IETF).done
+      // Straight to one instance: an append needs the upload's lock; an offset retrieval is
+      // answered from the store without it.
+      const target = `${instances[0]?.endpoint}${new URL(url).pathname.split('/').pop() ?? ''}`
+      probe = await patchIetf(target, 0, new Uint8Array(0), false).done
+      readProbe = await rawRequest(target, 'HEAD', IETF).done
+      unready = await probing
       await eventually('the Ferry client meeting the outage', () => ferry503 > 0, 20_000)
       await sleep(Math.max(0, 1000 - (Date.now() - stoppedAt)))
       await redis.start()
@@ -560,11 +564,20 @@ describe('Redis restarted mid-upload', () => {
     })
     await eventually('instance 0 ready again', async () => (await readiness()).status === 200)
 
-    // The request that met the outage: a clear 503.
-    assert.ok(probe !== undefined)
+    // The write that met the outage: a clear 503. The read: the durable offset.
+    assert.ok(probe !== undefined && readProbe !== undefined)
     assert.equal(probe.status, 503, describeRaw(probe))
     assert.equal(problemCode(probe), 'ERR_LOCK_UNAVAILABLE', describeRaw(probe))
     assert.equal(probe.headers?.['retry-after'], '1')
+    assert.equal(readProbe.status, 204, describeRaw(readProbe))
+    const heldOffset = Number(readProbe.headers?.['upload-offset'])
+    assert.ok(heldOffset >= 4 * MiB && heldOffset <= size, describeRaw(readProbe))
+    // tus-js-client starts a new upload when a HEAD gets a 5xx: none of its HEADs did.
+    assert.deepEqual(
+      tusStatuses.filter((x) => x.startsWith('HEAD') && !/ 2\d\d$/.test(x)),
+      [],
+      tusStatuses.join(' '),
+    )
     // The clients met it too, and every 503 told them when to come back.
     assert.ok(ferry503 > 0, trace.join('\n'))
     for (const s of ferryRetryAfter) assert.equal(s, '1', 'Ferry client 503s carry Retry-After')
