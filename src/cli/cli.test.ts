@@ -43,6 +43,13 @@ test('ferry serve rejects bad options with a clear message and exit status 2', (
     [['serve', '--port', '70000'], {}, /invalid --port/],
     [['serve'], { FERRY_EXPIRE_AFTER: 'tomorrow' }, /invalid duration "tomorrow"/],
     [['frobnicate'], {}, /unknown command "frobnicate"/],
+    [['serve', '--health-path', 'healthz'], {}, /--health-path must be an absolute URL path/],
+    [
+      ['serve', '--health-path', '/files/ok'],
+      {},
+      /--health-path must be outside the upload endpoint/,
+    ],
+    [['serve'], { FERRY_HEALTH_PATH: '/up?x=1' }, /--health-path must be an absolute URL path/],
   ]
   for (const [args, env, message] of table) {
     const r = run(args, env)

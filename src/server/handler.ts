@@ -285,26 +285,18 @@ export function createUploadHandler(serverOptions: ServerOptions): UploadHandler
         return create(req, intent, scope, ctx)
       case 'append':
         return append(req, intent, scope, ctx)
-      case 'retrieve':
-        return withLock(
-          intent.id,
-          req,
-          scope,
-          async () => {
-            const upload = await mustLoad(intent.id, scope)
-            checkAvailable(upload, ruleContext())
-            const current = await finishConcatenation(upload, scope)
-            return renderRetrieved(scope.dialect, current, renderContext())
-          },
-          {
-            // No concatenation without the lock: an unfinished final upload says so as it is.
-            readOnly: async () => {
-              const upload = await mustLoad(intent.id, scope)
-              checkAvailable(upload, ruleContext())
-              return renderRetrieved(scope.dialect, upload, renderContext())
-            },
-          },
-        )
+      case 'retrieve': {
+        const retrieve = async (concatenate: boolean): Promise<HandlerResponse> => {
+          const upload = await mustLoad(intent.id, scope)
+          checkAvailable(upload, ruleContext())
+          const current = concatenate ? await finishConcatenation(upload, scope) : upload
+          return renderRetrieved(scope.dialect, current, renderContext())
+        }
+        // Without the lock (locker down) no concatenation: an unfinished final upload says so.
+        return withLock(intent.id, req, scope, () => retrieve(true), {
+          readOnly: () => retrieve(false),
+        })
+      }
       case 'cancel':
         return withLock(intent.id, req, scope, async () => {
           await mustLoad(intent.id, scope)
