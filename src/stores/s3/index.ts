@@ -558,6 +558,26 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     return done
   }
 
+  /** The keys under `keyPrefix`, page by page (ListObjectsV2 with continuation tokens). */
+  async function* listKeys(keyPrefix: string, operation: string): AsyncGenerator<string> {
+    let token: string | undefined
+    do {
+      const page = await send<{
+        Contents?: { Key?: string }[]
+        NextContinuationToken?: string
+        IsTruncated?: boolean
+      }>(operation, (sdk) => {
+        return new sdk.ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: keyPrefix,
+          ...(token === undefined ? {} : { ContinuationToken: token }),
+        })
+      })
+      for (const o of page.Contents ?? []) if (o.Key !== undefined) yield o.Key
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined
+    } while (token !== undefined)
+  }
+
   /**
    * Deletes every pending object of an upload: the slots of each holder that wrote one (also a
    * stale holder's late write, which no manifest names), found by listing their common prefix.
@@ -565,22 +585,9 @@ export function createS3Store(options: S3StoreOptions): S3Store {
   async function deletePending(id: string): Promise<void> {
     const keys: string[] = []
     try {
-      let token: string | undefined
-      do {
-        const page = await send<{
-          Contents?: { Key?: string }[]
-          NextContinuationToken?: string
-          IsTruncated?: boolean
-        }>('listing pending objects', (sdk) => {
-          return new sdk.ListObjectsV2Command({
-            Bucket: bucket,
-            Prefix: `${prefix}${id}.pending.`,
-            ...(token === undefined ? {} : { ContinuationToken: token }),
-          })
-        })
-        for (const o of page.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key)
-        token = page.IsTruncated === true ? page.NextContinuationToken : undefined
-      } while (token !== undefined)
+      for await (const key of listKeys(`${prefix}${id}.pending.`, 'listing pending objects')) {
+        keys.push(key)
+      }
     } catch (e) {
       logger.warn('S3CleanupFailed', { id, error: String(e) })
       return
@@ -1115,45 +1122,29 @@ export function createS3Store(options: S3StoreOptions): S3Store {
   }
 
   async function* expire(before: number, options?: ExpireOptions): AsyncIterable<string> {
-    let token: string | undefined
-    do {
-      const page = await send<{
-        Contents?: { Key?: string }[]
-        NextContinuationToken?: string
-        IsTruncated?: boolean
-      }>('listing uploads', (sdk) => {
-        return new sdk.ListObjectsV2Command({
-          Bucket: bucket,
-          Prefix: prefix,
-          ...(token === undefined ? {} : { ContinuationToken: token }),
-        })
-      })
-      for (const object of page.Contents ?? []) {
-        const key = object.Key ?? ''
-        if (!key.endsWith('.info')) continue
-        const id = key.slice(prefix.length, -'.info'.length)
-        if (!ID.test(id)) continue
-        const expired = async (): Promise<boolean> => {
-          const m = await readManifest(id).catch(() => undefined)
-          return m !== undefined && !manifestComplete(m) && m.updatedAt < before
-        }
-        if (!(await expired())) continue
-        const release = options?.claim === undefined ? undefined : await options.claim(id)
-        if (options?.claim !== undefined && release === undefined) continue
-        try {
-          // Read again under the claim: a request may have committed to it meanwhile.
-          if (release !== undefined && !(await expired())) continue
-          await terminate(id)
-        } catch (e) {
-          logger.warn('S3ExpireFailed', { id, error: String(e) })
-          continue
-        } finally {
-          await release?.()
-        }
-        yield id
+    for await (const key of listKeys(prefix, 'listing uploads')) {
+      if (!key.endsWith('.info')) continue
+      const id = key.slice(prefix.length, -'.info'.length)
+      if (!ID.test(id)) continue
+      const expired = async (): Promise<boolean> => {
+        const m = await readManifest(id).catch(() => undefined)
+        return m !== undefined && !manifestComplete(m) && m.updatedAt < before
       }
-      token = page.IsTruncated === true ? page.NextContinuationToken : undefined
-    } while (token !== undefined)
+      if (!(await expired())) continue
+      const release = options?.claim === undefined ? undefined : await options.claim(id)
+      if (options?.claim !== undefined && release === undefined) continue
+      try {
+        // Read again under the claim: a request may have committed to it meanwhile.
+        if (release !== undefined && !(await expired())) continue
+        await terminate(id)
+      } catch (e) {
+        logger.warn('S3ExpireFailed', { id, error: String(e) })
+        continue
+      } finally {
+        await release?.()
+      }
+      yield id
+    }
     // Multipart uploads no manifest names (a crash between CreateMultipartUpload and the first
     // manifest write) would cost storage forever: abort the old ones (AWS S3 API,
     // ListMultipartUploads, AbortMultipartUpload).
