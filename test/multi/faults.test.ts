@@ -32,7 +32,7 @@ import { createS3Store, type S3Store } from '../../src/stores/s3/index.ts'
 import { download, MiB, sha256, traceOf } from '../client/support.ts'
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.ts'
 import { type RoundRobin, startRoundRobin } from '../support/round-robin.ts'
-import { type FerryProcess, spawnFerry } from '../support/servers.ts'
+import { type FerryProcess, s3ServeArgs, s3ServeEnv, spawnFerry } from '../support/servers.ts'
 import { type RedisService, redisService, type S3Service, s3Service } from '../support/services.ts'
 
 const PART = 5 * MiB
@@ -59,41 +59,6 @@ async function within<T>(ms: number, what: string, promise: Promise<T>): Promise
     return await Promise.race([promise, late])
   } finally {
     clearTimeout(timer)
-  }
-}
-
-/** The arguments of `ferry serve` on S3 (+ Redis) for these tests. */
-function serveArgs(s3: S3Service, bucket: string, redisUrl: string): string[] {
-  return [
-    '--store',
-    's3',
-    '--s3-bucket',
-    bucket,
-    '--s3-endpoint',
-    s3.endpoint,
-    '--s3-region',
-    s3.region,
-    '--s3-prefix',
-    PREFIX,
-    '--s3-part-size',
-    '5MiB',
-    '--redis',
-    redisUrl,
-    '--lock-lease',
-    '3s',
-    '--lock-timeout',
-    '15s',
-    '--behind-proxy',
-    '--expire-after',
-    'never',
-  ]
-}
-
-function serveEnv(s3: S3Service): Record<string, string> {
-  return {
-    AWS_ACCESS_KEY_ID: s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    AWS_REGION: s3.region,
   }
 }
 
@@ -449,8 +414,8 @@ describe('Redis restarted mid-upload', () => {
     const s3 = await s3Service()
     const bucket = await s3.createBucket()
     redis = await redisService({ private: true })
-    const args = serveArgs(s3, bucket, redis.url)
-    instances = await Promise.all([0, 1].map(() => spawnFerry(args, 0, serveEnv(s3))))
+    const args = s3ServeArgs(s3, bucket, redis.url, PREFIX)
+    instances = await Promise.all([0, 1].map(() => spawnFerry(args, 0, s3ServeEnv(s3))))
     balancer = await startRoundRobin(instances.map((i) => i.port))
     // Each connection's upload throttled, so the uploads are under way when Redis goes.
     throttle = await startFaultProxy({
@@ -776,8 +741,8 @@ describe('the instance holding the lock is frozen (SIGSTOP) mid-PATCH', () => {
     const bucket = await s3.createBucket()
     direct = new Bucket(s3, bucket)
     const redis = await redisService()
-    const args = serveArgs(s3, bucket, redis.url)
-    ;[a, b] = (await Promise.all([0, 1].map(() => spawnFerry(args, 0, serveEnv(s3))))) as [
+    const args = s3ServeArgs(s3, bucket, redis.url, PREFIX)
+    ;[a, b] = (await Promise.all([0, 1].map(() => spawnFerry(args, 0, s3ServeEnv(s3))))) as [
       FerryProcess,
       FerryProcess,
     ]

@@ -12,7 +12,7 @@ import * as tus from 'tus-js-client'
 import { memoryStorage, nodeTransport, upload } from '../../src/client/node/index.ts'
 import { download, MiB, sha256, traceOf } from '../client/support.ts'
 import { type RoundRobin, startRoundRobin } from '../support/round-robin.ts'
-import { type FerryProcess, spawnFerry } from '../support/servers.ts'
+import { type FerryProcess, s3ServeArgs, s3ServeEnv, spawnFerry } from '../support/servers.ts'
 import { type RedisService, redisService, s3Service } from '../support/services.ts'
 
 const INSTANCES = 3
@@ -30,36 +30,8 @@ describe('three ferry serve instances on S3 + Redis behind a round-robin balance
     const s3 = await s3Service()
     const bucket = await s3.createBucket()
     redis = await redisService()
-    args = [
-      '--store',
-      's3',
-      '--s3-bucket',
-      bucket,
-      '--s3-endpoint',
-      s3.endpoint,
-      '--s3-region',
-      s3.region,
-      '--s3-prefix',
-      'uploads/',
-      // The smallest part S3 allows, so that a few MiB cross several parts and instances.
-      '--s3-part-size',
-      '5MiB',
-      '--redis',
-      redis.url,
-      // A killed instance blocks its uploads until its lease runs out.
-      '--lock-lease',
-      '3s',
-      '--lock-timeout',
-      '15s',
-      '--behind-proxy',
-      '--expire-after',
-      'never',
-    ]
-    env = {
-      AWS_ACCESS_KEY_ID: s3.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      AWS_REGION: s3.region,
-    }
+    args = s3ServeArgs(s3, bucket, redis.url)
+    env = s3ServeEnv(s3)
     instances = await Promise.all(Array.from({ length: INSTANCES }, () => spawnFerry(args, 0, env)))
     balancer = await startRoundRobin(instances.map((i) => i.port))
     endpoint = `${balancer.url}/files/`

@@ -15,6 +15,7 @@ import { createUploadHandler, type UploadHandler } from '../../src/server/handle
 import type { ServerOptions } from '../../src/server/options.ts'
 import type { UploadStore } from '../../src/store/types.ts'
 import { createDiskStore } from '../../src/stores/disk/index.ts'
+import type { S3Service } from './services.ts'
 
 const ROOT = new URL('../../', import.meta.url).pathname
 
@@ -176,4 +177,32 @@ export function selfSignedCertificate(): { cert: Buffer; key: Buffer; cleanup: (
   )
   if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr.toString()}`)
   return { cert: readFileSync(certPath), key: readFileSync(keyPath), cleanup: dir.cleanup }
+}
+
+/**
+ * `ferry serve` on S3 and Redis as the multi-instance tests run it: the smallest part S3 allows
+ * (so a few MiB cross several parts and instances), a short lease (a killed instance blocks its
+ * uploads until it runs out), behind the tests' balancer, nothing expires.
+ */
+export function s3ServeArgs(
+  s3: S3Service,
+  bucket: string,
+  redisUrl: string,
+  prefix = 'uploads/',
+): string[] {
+  return [
+    ...['--store', 's3', '--s3-bucket', bucket, '--s3-endpoint', s3.endpoint],
+    ...['--s3-region', s3.region, '--s3-prefix', prefix, '--s3-part-size', '5MiB'],
+    ...['--redis', redisUrl, '--lock-lease', '3s', '--lock-timeout', '15s'],
+    ...['--behind-proxy', '--expire-after', 'never'],
+  ]
+}
+
+/** The AWS environment of `ferry serve` for the test gateway. */
+export function s3ServeEnv(s3: S3Service): Record<string, string> {
+  return {
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    AWS_REGION: s3.region,
+  }
 }
