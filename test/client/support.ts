@@ -193,10 +193,10 @@ export interface StallProxy {
 }
 
 /**
- * A TCP proxy that forwards both ways until one connection has sent `after` bytes upstream;
- * from then on that connection is frozen: nothing more is read from the client (its writes back
- * up) or forwarded, and no byte of a response ever reaches the client. Only the first
- * connection to cross the threshold stalls; the others are forwarded normally.
+ * A TCP proxy that freezes the first connection whose upstream bytes reach `after`: from then on
+ * nothing more of it is read from the client (its writes back up) or forwarded either way, and
+ * it is never closed (a request that hangs). Every other connection is forwarded with
+ * backpressure both ways, and ends as its peers end it.
  */
 export async function stallProxy(
   target: { host: string; port: number },
@@ -223,6 +223,8 @@ export async function stallProxy(
         stalled = sent
         frozen = true
         client.pause()
+        upstream.unpipe(client)
+        upstream.pause()
         return
       }
       sent += data.length
@@ -233,14 +235,16 @@ export async function stallProxy(
         })
       }
     })
-    upstream.on('data', (data: Buffer) => {
-      if (!frozen) client.write(data)
+    client.once('end', () => {
+      if (!frozen) upstream.end()
     })
+    // Downstream: piped, so a response is flushed to the client before its end is passed on.
+    upstream.pipe(client)
     client.once('close', () => {
       if (!frozen) upstream.destroy()
     })
     upstream.once('close', () => {
-      if (!frozen) client.destroy()
+      if (!frozen && !upstream.readableEnded) client.destroy()
     })
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))

@@ -29,7 +29,7 @@ import { memoryStorage, nodeTransport, type Upload, upload } from '../../src/cli
 import { createRedisLocker, type RedisLocker } from '../../src/lock/redis.ts'
 import { createUploadHandler } from '../../src/server/handler.ts'
 import { createS3Store, type S3Store } from '../../src/stores/s3/index.ts'
-import { download, MiB, sha256, traceOf } from '../client/support.ts'
+import { download, MiB, type StallProxy, sha256, stallProxy, traceOf } from '../client/support.ts'
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.ts'
 import { type RoundRobin, startRoundRobin } from '../support/round-robin.ts'
 import { type FerryProcess, s3ServeArgs, s3ServeEnv, spawnFerry } from '../support/servers.ts'
@@ -159,76 +159,6 @@ class Bucket {
 
   close(): void {
     this.client.destroy()
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// a stall
-
-interface Freezer {
-  readonly url: string
-  /** Upstream bytes of the frozen connection when it froze (undefined: none yet). */
-  frozenAt(): number | undefined
-  close(): Promise<void>
-}
-
-/**
- * A TCP proxy that freezes the first connection whose upstream bytes reach `after`: from then on
- * nothing more of it is forwarded either way and it is never closed (an S3 request that hangs).
- * Every other connection is forwarded with backpressure both ways, and ends as its peers end it.
- */
-async function freezer(target: { host: string; port: number }, after: number): Promise<Freezer> {
-  const sockets = new Set<net.Socket>()
-  let frozenAt: number | undefined
-  const server = net.createServer((client) => {
-    const upstream = net.connect(target.port, target.host)
-    for (const s of [client, upstream]) {
-      sockets.add(s)
-      s.on('error', () => {})
-      s.once('close', () => sockets.delete(s))
-    }
-    let sent = 0
-    let frozen = false
-    client.on('data', (data: Buffer) => {
-      if (frozen) return
-      if (frozenAt === undefined && sent + data.length >= after) {
-        upstream.write(data.subarray(0, after - sent))
-        frozenAt = after
-        frozen = true
-        client.pause()
-        upstream.unpipe(client)
-        upstream.pause()
-        return
-      }
-      sent += data.length
-      if (!upstream.write(data)) {
-        client.pause()
-        upstream.once('drain', () => {
-          if (!frozen) client.resume()
-        })
-      }
-    })
-    client.once('end', () => {
-      if (!frozen) upstream.end()
-    })
-    // Downstream: piped, so a response is flushed to the client before its end is passed on.
-    upstream.pipe(client)
-    client.once('close', () => {
-      if (!frozen) upstream.destroy()
-    })
-    upstream.once('close', () => {
-      if (!frozen && !upstream.readableEnded) client.destroy()
-    })
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const port = (server.address() as net.AddressInfo).port
-  return {
-    url: `http://127.0.0.1:${port}`,
-    frozenAt: () => frozenAt,
-    async close() {
-      for (const s of sockets) s.destroy()
-      await new Promise((r) => server.close(r))
-    },
   }
 }
 
@@ -566,7 +496,7 @@ describe('the S3 endpoint stalls and cuts parts', () => {
   let bucketName: string
   let direct: Bucket
   let cuts: FaultProxy
-  let stall: Freezer
+  let stall: StallProxy
   let store: S3Store
   let locker: RedisLocker
   let server: NodeServer
@@ -605,13 +535,13 @@ describe('the S3 endpoint stalls and cuts parts', () => {
       },
     })
     // In front of it: the first connection that carries 5 MiB (the first part) freezes.
-    stall = await freezer({ host: '127.0.0.1', port: cuts.port }, PART)
+    stall = await stallProxy({ host: '127.0.0.1', port: cuts.port }, PART)
     store = createS3Store({
       bucket: bucketName,
       prefix: PREFIX,
       clientConfig: {
         ...s3.clientConfig(),
-        endpoint: stall.url,
+        endpoint: stall.url(''),
         // One connection per S3 request, so that each request meets the proxies' current plan.
         requestHandler: { httpAgent: new http.Agent({ keepAlive: false }) },
       },
@@ -658,7 +588,7 @@ describe('the S3 endpoint stalls and cuts parts', () => {
     // The first part (3 MiB pending + 2 MiB) stalls in S3: the request answers 503 once the S3
     // request's time limit passed, and HEAD still reports the 3 MiB S3 holds.
     r = await patchIetf(url, 3 * MiB, source.subarray(3 * MiB, 9 * MiB), false).done
-    assert.ok(stall.frozenAt() !== undefined, 'the part stalled')
+    assert.ok(stall.stalledAt() !== undefined, 'the part stalled')
     if (r.error === undefined) {
       assert.equal(r.status, 503, describeRaw(r))
       assert.equal(problemCode(r), 'ERR_STORE_UNAVAILABLE', describeRaw(r))
