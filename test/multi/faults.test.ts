@@ -15,7 +15,6 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import http from 'node:http'
-import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import {
   GetObjectCommand,
